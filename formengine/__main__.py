@@ -1,0 +1,3 @@
+from formengine.cli import main
+
+main()

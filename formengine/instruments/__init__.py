@@ -1,0 +1,34 @@
+"""Instrument definitions (data), their meta-schema, answer schemas and the scoring contract."""
+
+from formengine.instruments.definition import (
+    AnswerError,
+    Definition,
+    DefinitionError,
+    derive_answer_schema,
+    load_definition,
+    text,
+)
+from formengine.instruments.instrument import Instrument, ScoringError
+from formengine.instruments.scoring import (
+    Flag,
+    ScoreResult,
+    ScoringContext,
+    band_for,
+    round_half_up,
+)
+
+__all__ = [
+    "AnswerError",
+    "Definition",
+    "DefinitionError",
+    "Flag",
+    "Instrument",
+    "ScoreResult",
+    "ScoringContext",
+    "ScoringError",
+    "band_for",
+    "derive_answer_schema",
+    "load_definition",
+    "round_half_up",
+    "text",
+]

@@ -1,0 +1,5 @@
+"""The pluggy marker plugins decorate their hook implementations with."""
+
+import pluggy
+
+hookimpl = pluggy.HookimplMarker("formengine")

@@ -1,0 +1,39 @@
+"""SQLAlchemy 2.0 models for the whole data model (see docs/DESIGN in shared)."""
+
+from formengine.models.audit import AuditEvent
+from formengine.models.base import Base, utcnow
+from formengine.models.cases import PERSON_ROLES, SEXES, WAVE_KINDS, Consent, Family, Person, Wave
+from formengine.models.catalogue import InstrumentSetting, PlanRule
+from formengine.models.people import (
+    ROLE_MUNICIPALITY_ADMIN,
+    ROLE_SYSADMIN,
+    ROLE_TEAM_MEMBER,
+    ROLES,
+    Municipality,
+    User,
+)
+from formengine.models.responses import MODES, Response, Score
+
+__all__ = [
+    "MODES",
+    "PERSON_ROLES",
+    "ROLES",
+    "ROLE_MUNICIPALITY_ADMIN",
+    "ROLE_SYSADMIN",
+    "ROLE_TEAM_MEMBER",
+    "SEXES",
+    "WAVE_KINDS",
+    "AuditEvent",
+    "Base",
+    "Consent",
+    "Family",
+    "InstrumentSetting",
+    "Municipality",
+    "Person",
+    "PlanRule",
+    "Response",
+    "Score",
+    "User",
+    "Wave",
+    "utcnow",
+]

@@ -1,0 +1,80 @@
+"""Responses (answer sets, draft or submitted) and the scores computed from them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from formengine.models.base import Base, JSONType, UTCDateTime, utcnow
+
+MODES = ("in_person", "phone", "paper")
+STATUSES = ("draft", "submitted")
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class Response(Base):
+    __tablename__ = "response"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Public, unguessable id used in URLs.
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    # NULL only for practice responses made outside any municipality.
+    municipality_id: Mapped[int | None] = mapped_column(
+        ForeignKey("municipality.id"), nullable=True, index=True
+    )
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True, index=True)
+    # The child a parent or teacher answers about, when not the respondent.
+    about_person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id"), nullable=True, index=True
+    )
+    wave_id: Mapped[int | None] = mapped_column(ForeignKey("wave.id"), nullable=True, index=True)
+    instrument_id: Mapped[str] = mapped_column(String(26), index=True)
+    instrument_version: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    answers: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Items the respondent chose not to answer (distinct from unanswered).
+    declined: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    mode: Mapped[str] = mapped_column(String(16), default="in_person")
+    language: Mapped[str] = mapped_column(String(5), default="da")
+    # Which wording the form showed: {"kind": "project_labels"} or a pack's source + sha256.
+    wording: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    entered_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Optimistic concurrency: every write says which version it was based on.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    scores: Mapped[list[Score]] = relationship(
+        back_populates="response", order_by="Score.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def current_score(self) -> Score | None:
+        return self.scores[-1] if self.scores else None
+
+
+class Score(Base):
+    """One scoring of a response by one scoring version; recomputable from the answers."""
+
+    __tablename__ = "score"
+    __table_args__ = (UniqueConstraint("response_id", "scoring_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("response.id"), index=True)
+    instrument_version: Mapped[str] = mapped_column(String(16))
+    scoring_version: Mapped[str] = mapped_column(String(16))
+    valid: Mapped[bool] = mapped_column(Boolean)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    bands: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    flags: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    response: Mapped[Response] = relationship(back_populates="scores")

@@ -1,0 +1,203 @@
+"""Plugin discovery and the instrument registry.
+
+Plugins come from the setuptools entry-point group ``formengine`` and from
+modules or packages dropped into ``instance/plugins/``. One broken plugin
+never takes the application down: it is skipped and reported with its reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import sys
+import traceback
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+from formengine import hookspecs
+from formengine.api import API_VERSION
+from formengine.instruments import Instrument
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "formengine"
+
+
+@dataclass
+class LoadedPlugin:
+    name: str
+    source: str
+    version: str | None
+    instruments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PluginProblem:
+    """A plugin, or one instrument of it, that was refused."""
+
+    name: str
+    source: str
+    reason: str
+
+
+class PluginRegistry:
+    """The plugin manager for one application, and the instruments it provided."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("formengine")
+        self.pm.add_hookspecs(hookspecs)
+        self.loaded: list[LoadedPlugin] = []
+        self.failed: list[PluginProblem] = []
+        self.instruments: dict[str, Instrument] = {}
+        self.owner: dict[str, str] = {}
+
+    # -- discovery ------------------------------------------------------
+    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
+        for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+            source = f"entry point {ep.value}"
+            dist = getattr(ep, "dist", None)
+            try:
+                module = ep.load()
+            except Exception as exc:  # noqa: BLE001 - any import error is reported, not raised
+                self._fail(ep.name, source, f"import failed: {_short(exc)}", exc)
+                continue
+            version = getattr(module, "__version__", None) or (dist.version if dist else None)
+            self.add(module, ep.name, source, version)
+
+    def load_directory(self, directory: Path) -> None:
+        """Import each ``*.py`` module and package in ``directory`` (sorted by name)."""
+        if not directory.is_dir():
+            return
+        for path in sorted(directory.iterdir()):
+            if path.name.startswith(("_", ".")):
+                continue
+            if path.is_dir() and (path / "__init__.py").exists():
+                init = path / "__init__.py"
+            elif path.suffix == ".py":
+                init = path
+            else:
+                continue
+            name = path.stem
+            source = f"drop-in {path}"
+            module_name = f"formengine_dropin_{name}"
+            try:
+                spec = importlib.util.spec_from_file_location(
+                    module_name,
+                    init,
+                    submodule_search_locations=[str(path)] if path.is_dir() else None,
+                )
+                assert spec and spec.loader
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[module_name] = module
+                spec.loader.exec_module(module)
+            except Exception as exc:  # noqa: BLE001
+                sys.modules.pop(module_name, None)
+                self._fail(name, source, f"import failed: {_short(exc)}", exc)
+                continue
+            self.add(module, name, source, getattr(module, "__version__", None))
+
+    # -- registration ---------------------------------------------------
+    def add(self, module: ModuleType | Any, name: str, source: str, version: str | None = None) -> bool:
+        """Register one plugin object; return False (and record why) when refused."""
+        if name in self.pm.list_name_plugin() and self.pm.get_plugin(name) is not None:
+            self._fail(name, source, f"a plugin named {name!r} is already loaded")
+            return False
+        required = getattr(module, "REQUIRES_API", None)
+        if required is not None:
+            try:
+                ok = Version(API_VERSION) in SpecifierSet(str(required))
+            except InvalidSpecifier:
+                self._fail(name, source, f"REQUIRES_API {required!r} is not a version range")
+                return False
+            if not ok:
+                self._fail(
+                    name, source,
+                    f"needs plugin API {required}, but this formengine provides {API_VERSION}",
+                )
+                return False
+        try:
+            self.pm.register(module, name=name)
+            self.pm.check_pending()
+        except Exception as exc:  # noqa: BLE001 - pluggy validation errors
+            if self.pm.is_registered(module):
+                self.pm.unregister(module)
+            self._fail(name, source, f"registration failed: {_short(exc)}", exc)
+            return False
+        loaded = LoadedPlugin(name=name, source=source, version=version)
+        self.loaded.append(loaded)
+        self._collect_instruments(module, loaded)
+        return True
+
+    def _collect_instruments(self, module: Any, loaded: LoadedPlugin) -> None:
+        impls = [i for i in self.pm.hook.formengine_instruments.get_hookimpls() if i.plugin is module]
+        for impl in impls:
+            try:
+                provided = list(impl.function() or [])
+            except Exception as exc:  # noqa: BLE001
+                self._fail(loaded.name, loaded.source, f"formengine_instruments failed: {_short(exc)}", exc)
+                continue
+            for instrument in provided:
+                if not isinstance(instrument, Instrument):
+                    self._fail(loaded.name, loaded.source,
+                               f"formengine_instruments returned {type(instrument).__name__}, "
+                               "not an Instrument")
+                    continue
+                owner = self.owner.get(instrument.id)
+                if owner is not None:
+                    self._fail(
+                        loaded.name, loaded.source,
+                        f"instrument {instrument.id!r} refused: plugin {owner!r} already "
+                        f"registered it (plugin {loaded.name!r} tried again)",
+                    )
+                    continue
+                self.instruments[instrument.id] = instrument
+                self.owner[instrument.id] = loaded.name
+                loaded.instruments.append(instrument.id)
+
+    def _fail(self, name: str, source: str, reason: str, exc: BaseException | None = None) -> None:
+        self.failed.append(PluginProblem(name=name, source=source, reason=reason))
+        # plugin names and reasons only; never answers or personal data
+        log.warning("plugin %s (%s) skipped: %s", name, source, reason)
+        if exc is not None:
+            log.debug("".join(traceback.format_exception(exc)))
+
+    # -- lookups --------------------------------------------------------
+    def get(self, instrument_id: str) -> Instrument | None:
+        return self.instruments.get(instrument_id)
+
+    def sorted_instruments(self) -> list[Instrument]:
+        return [self.instruments[k] for k in sorted(self.instruments)]
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def build_registry(
+    plugin_dir: Path | None,
+    use_entry_points: bool = True,
+    extra: list[tuple[Any, str]] | None = None,
+    trace: bool = False,
+) -> PluginRegistry:
+    """Create a fresh registry: entry points, then drop-ins, then any extra (object, name) pairs."""
+    registry = PluginRegistry()
+    if trace:
+        registry.pm.trace.root.setwriter(lambda msg: log.info("hook: %s", msg.rstrip()))
+        registry.pm.enable_tracing()
+    if use_entry_points:
+        registry.load_entry_points()
+    if plugin_dir is not None:
+        registry.load_directory(plugin_dir)
+    for obj, name in extra or []:
+        registry.add(obj, name, "added by the application")
+    return registry

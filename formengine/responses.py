@@ -1,0 +1,74 @@
+"""Storing responses and their scores (no Flask here: usable from the web, the CLI and imports)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from formengine.instruments import Instrument, ScoreResult, ScoringContext
+from formengine.models import Response, Score, utcnow
+
+
+def store_score(session: Session, response: Response, instrument: Instrument, result: ScoreResult) -> Score:
+    """Record ``result`` for ``response`` under the instrument's current scoring version."""
+    existing = next((s for s in response.scores if s.scoring_version == instrument.scoring_version), None)
+    score = existing or Score(response=response, scoring_version=instrument.scoring_version)
+    score.instrument_version = response.instrument_version
+    score.valid = result.valid
+    score.scores = dict(result.scores)
+    score.bands = dict(result.bands)
+    score.flags = [f.to_dict() for f in result.flags]
+    score.computed_at = utcnow()
+    session.add(score)
+    return score
+
+
+def rescore(session: Session, response: Response, instrument: Instrument,
+            context: ScoringContext | None = None) -> Score:
+    """Recompute a submitted response's score from its stored answers."""
+    result = instrument.score_answers(response.answers, context)
+    return store_score(session, response, instrument, result)
+
+
+def submit_new_response(
+    session: Session,
+    instrument: Instrument,
+    answers: Mapping[str, Any],
+    *,
+    municipality_id: int | None,
+    entered_by: int | None,
+    wording: Mapping[str, Any],
+    language: str = "da",
+    mode: str = "in_person",
+    person_id: int | None = None,
+    about_person_id: int | None = None,
+    wave_id: int | None = None,
+    declined: list[str] | None = None,
+    context: ScoringContext | None = None,
+) -> Response:
+    """Validate, score and store a complete response in one go (bad answers raise, nothing stored)."""
+    result = instrument.score_answers(answers, context)
+    now = utcnow()
+    response = Response(
+        municipality_id=municipality_id,
+        person_id=person_id,
+        about_person_id=about_person_id,
+        wave_id=wave_id,
+        instrument_id=instrument.id,
+        instrument_version=instrument.version,
+        status="submitted",
+        answers=dict(answers),
+        declined=list(declined or []),
+        mode=mode,
+        language=language,
+        wording=dict(wording),
+        entered_by=entered_by,
+        created_at=now,
+        updated_at=now,
+        submitted_at=now,
+    )
+    session.add(response)
+    store_score(session, response, instrument, result)
+    return response

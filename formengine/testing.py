@@ -1,0 +1,235 @@
+"""The conformance kit: what a plugin's own tests call to prove it keeps the contract.
+
+Typical use in a plugin's tests::
+
+    import my_plugin
+    from formengine.testing import check_plugin
+
+    def test_conformance():
+        check_plugin(my_plugin)
+
+``check_plugin`` validates each definition, checks item ids, that scoring
+returns every declared score, is deterministic and pure (no Flask, no
+database), that the derived answer schema rejects bad input, and that every
+known-answer vector in ``vectors.jsonl`` beside the plugin passes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from unittest import mock
+
+from formengine.instruments import AnswerError, Instrument, ScoreResult, ScoringContext
+from formengine.instruments.definition import iter_items
+
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,25}$")
+
+
+class ConformanceError(AssertionError):
+    """A plugin breaks the instrument contract; the message says where and how."""
+
+
+def instruments_of(plugin: ModuleType | Any) -> list[Instrument]:
+    """Call a plugin's ``formengine_instruments`` hook the way the core does."""
+    hook = getattr(plugin, "formengine_instruments", None)
+    if hook is None:
+        raise ConformanceError(f"{plugin!r} has no formengine_instruments hook")
+    instruments = list(hook() or [])
+    for instrument in instruments:
+        if not isinstance(instrument, Instrument):
+            raise ConformanceError(f"formengine_instruments returned {instrument!r}, not an Instrument")
+    return instruments
+
+
+def load_vectors(path: str | Path) -> list[dict[str, Any]]:
+    """Known-answer vectors, one JSON object per line::
+
+        {"instrument": "who5", "answers": {...}, "expected": {"valid": true,
+         "scores": {...}, "bands": {...}, "flags": ["prorated"]}, "note": "why"}
+
+    ``instrument`` may be left out when the plugin has one instrument;
+    ``options`` and ``norms`` (optional) go into the ScoringContext; ``expected.bands``
+    and ``expected.flags`` (flag codes, any order) are compared exactly when given.
+    """
+    vectors = []
+    for number, line in enumerate(Path(path).read_text("utf-8").splitlines(), start=1):
+        if line.strip() and not line.lstrip().startswith("//"):
+            try:
+                vector = json.loads(line)
+            except ValueError as exc:
+                raise ConformanceError(f"{path}:{number}: not valid JSON ({exc})") from exc
+            vector["_line"] = number
+            vectors.append(vector)
+    return vectors
+
+
+@contextlib.contextmanager
+def _no_flask_or_database() -> Iterator[None]:
+    """Make any use of Flask's app context or a database session fail loudly."""
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise ConformanceError("scoring must be pure: it touched the database")
+
+    from flask import has_app_context
+
+    if has_app_context():
+        raise ConformanceError("run the conformance kit outside a Flask app context")
+    with (
+        mock.patch("sqlalchemy.create_engine", refuse),
+        mock.patch("sqlalchemy.orm.Session.execute", refuse),
+        mock.patch("sqlalchemy.engine.Connection.execute", refuse),
+    ):
+        yield
+
+
+def _context(vector: Mapping[str, Any]) -> ScoringContext:
+    return ScoringContext(norms=vector.get("norms"), options=vector.get("options", {}))
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return abs(a - b) < 1e-9
+    return a == b
+
+
+def check_vector(instrument: Instrument, vector: Mapping[str, Any], where: str = "") -> ScoreResult:
+    """Score one known-answer vector and compare it with its expected result."""
+    expected = vector["expected"]
+    label = where or f"{instrument.id} vector"
+    if expected.get("error"):
+        try:
+            instrument.score_answers(vector["answers"], _context(vector))
+        except AnswerError:
+            return ScoreResult(valid=False, scores={})
+        raise ConformanceError(f"{label}: expected the answers to be refused ({vector.get('note', '')})")
+    result = instrument.score_answers(vector["answers"], _context(vector))
+    problems = []
+    if "valid" in expected and result.valid != expected["valid"]:
+        problems.append(f"valid is {result.valid}, expected {expected['valid']}")
+    for name, value in expected.get("scores", {}).items():
+        if name not in result.scores or not _close(result.scores[name], value):
+            problems.append(f"{name} is {result.scores.get(name)!r}, expected {value!r}")
+    if "bands" in expected and result.bands != expected["bands"]:
+        problems.append(f"bands are {result.bands}, expected {expected['bands']}")
+    if "flags" in expected and sorted(result.flag_codes()) != sorted(expected["flags"]):
+        problems.append(f"flags are {result.flag_codes()}, expected {expected['flags']}")
+    if problems:
+        note = f" ({vector['note']})" if vector.get("note") else ""
+        raise ConformanceError(f"{label}{note}: " + "; ".join(problems))
+    return result
+
+
+def check_instrument(instrument: Instrument, vectors: list[dict[str, Any]] | None = None) -> None:
+    """Every contract check on one instrument (see the module docstring)."""
+    definition = instrument.definition
+    ids = [item["id"] for _, item in iter_items(definition.items)]
+    for item_id in ids:
+        if not ID_PATTERN.match(item_id):
+            raise ConformanceError(f"{instrument.id}: item id {item_id!r} is not ASCII snake_case of <= 26")
+    if len(set(ids)) != len(ids):
+        raise ConformanceError(f"{instrument.id}: item ids are not unique")
+    if not ID_PATTERN.match(instrument.id):
+        raise ConformanceError(f"instrument id {instrument.id!r} is not ASCII snake_case of <= 26")
+
+    # The derived answer schema refuses unknown items and out-of-range codes.
+    try:
+        definition.validate_answers({"zz_not_an_item": 1})
+    except AnswerError:
+        pass
+    else:
+        raise ConformanceError(f"{instrument.id}: an unknown item id was accepted")
+    for item in definition.items:
+        if item.get("type", "choice") == "choice":
+            bad = _impossible_code(definition.scale_options(item))
+            try:
+                definition.validate_answers({item["id"]: bad})
+            except AnswerError:
+                continue
+            raise ConformanceError(f"{instrument.id}: {item['id']} accepted the code {bad!r}")
+
+    samples = [{}, _first_options(instrument), _last_options(instrument)]
+    samples += [v["answers"] for v in vectors or [] if not v["expected"].get("error")]
+    with _no_flask_or_database():
+        for answers in samples:
+            first = instrument.score_answers(answers, ScoringContext())
+            missing = [n for n in definition.score_names if n not in first.scores]
+            if missing:
+                raise ConformanceError(f"{instrument.id}: scoring did not return {missing}")
+            reordered = dict(reversed(list(answers.items())))
+            again = instrument.score_answers(reordered, ScoringContext())
+            if again.to_dict() != first.to_dict():
+                raise ConformanceError(f"{instrument.id}: scoring is not deterministic for {answers}")
+        for vector in vectors or []:
+            check_vector(instrument, vector, f"{instrument.id} vector line {vector['_line']}")
+
+
+def _impossible_code(options: list[dict[str, Any]]) -> Any:
+    codes = [o["code"] for o in options]
+    if all(isinstance(c, int) for c in codes):
+        return max(codes) + 1
+    return "zz_not_a_code"
+
+
+def _first_options(instrument: Instrument) -> dict[str, Any]:
+    d = instrument.definition
+    return {i["id"]: d.scale_options(i)[0]["code"] for i in d.items if i.get("type", "choice") == "choice"}
+
+
+def _last_options(instrument: Instrument) -> dict[str, Any]:
+    d = instrument.definition
+    return {i["id"]: d.scale_options(i)[-1]["code"] for i in d.items if i.get("type", "choice") == "choice"}
+
+
+def check_plugin(plugin: ModuleType, vectors_file: str | Path | None = None) -> list[Instrument]:
+    """Run every conformance check on a plugin module and its ``vectors.jsonl``.
+
+    Returns the plugin's instruments so a test can go on with them.
+    """
+    instruments = instruments_of(plugin)
+    if not instruments:
+        raise ConformanceError(f"{plugin.__name__}: no instruments")
+    if vectors_file is None:
+        vectors_file = Path(plugin.__file__).with_name("vectors.jsonl")
+    vectors = load_vectors(vectors_file) if Path(vectors_file).exists() else []
+    single = instruments[0].id if len(instruments) == 1 else None
+    for instrument in instruments:
+        own = [v for v in vectors if v.get("instrument", single) == instrument.id]
+        check_instrument(instrument, own)
+    unknown = {v.get("instrument") for v in vectors} - {i.id for i in instruments} - {None}
+    if unknown:
+        raise ConformanceError(f"vectors name unknown instruments: {sorted(unknown)}")
+    return instruments
+
+
+# -- database helpers for tests ------------------------------------------------
+
+def database_urls_for_tests(sqlite_path: str | Path) -> list[str]:
+    """SQLite always; PostgreSQL too when FORMENGINE_TEST_DATABASE_URL is set."""
+    urls = [f"sqlite:///{sqlite_path}"]
+    extra = os.environ.get("FORMENGINE_TEST_DATABASE_URL")
+    if extra:
+        urls.append(extra)
+    return urls
+
+
+def reset_database(engine: Any) -> None:
+    """Empty every formengine table (keeps the schema), fast on SQLite and PostgreSQL."""
+    from sqlalchemy import text
+
+    from formengine.models import Base
+
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(text(f"TRUNCATE TABLE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))

@@ -1,0 +1,82 @@
+"""Flask blueprints and the extensions the web interface needs."""
+
+from __future__ import annotations
+
+from flask import Flask, request, session
+from flask_babel import Babel
+from flask_htmx import HTMX
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from formengine.db import db_session
+from formengine.models import User
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+htmx = HTMX()
+
+
+def select_locale() -> str:
+    """Session choice first (a respondent may answer in English), then the user's, then Danish."""
+    from flask import current_app
+    from flask_login import current_user
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in languages:
+        return chosen
+    if current_user and getattr(current_user, "is_authenticated", False):
+        if current_user.language in languages:
+            return current_user.language
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def init_web(app: Flask) -> None:
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def _load_user(user_id: str) -> User | None:
+        user = db_session().get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.active else None
+
+    from formengine.web import auth, errors, instruments
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(instruments.bp)
+    errors.register(app)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        return errors.render_error(400, exc.description)
+
+    @app.before_request
+    def _session_is_permanent() -> None:
+        # Permanent sessions expire after SESSION_TIMEOUT_MINUTES of inactivity.
+        session.permanent = True
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        )
+        if request.endpoint and request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.context_processor
+    def _template_globals():
+        from flask_babel import get_locale
+
+        return {"current_lang": str(get_locale() or "da"), "languages": app.config["LANGUAGES"]}

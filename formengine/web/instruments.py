@@ -1,0 +1,72 @@
+"""The instrument list, a whole-form page for any instrument, and a response's result."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from formengine.app import get_registry
+from formengine.db import db_session
+from formengine.forms import build_form_class, form_answers
+from formengine.instruments import AnswerError
+from formengine.responses import submit_new_response
+from formengine.texts import ProjectLabels
+from formengine.web.errors import render_error
+from formengine.web.scoping import response_or_404
+
+bp = Blueprint("instruments", __name__)
+
+
+def _lang() -> str:
+    return str(get_locale() or "da")
+
+
+@bp.route("/")
+@login_required
+def index():
+    return render_template("instruments/index.html", instruments=get_registry().sorted_instruments())
+
+
+@bp.route("/instruments/<instrument_id>", methods=["GET", "POST"])
+@login_required
+def fill(instrument_id: str):
+    instrument = get_registry().get(instrument_id)
+    if instrument is None:
+        abort(404)
+    lang = _lang()
+    texts = ProjectLabels(instrument.definition)
+    form = build_form_class(instrument.definition, texts, lang)()
+    if form.is_submitted():
+        if not form.validate():
+            problems = [f"{getattr(form, name).label.text}: {'; '.join(errs)}"
+                        for name, errs in form.errors.items()]
+            return render_error(400, _("The answers were not saved: %(problems)s",
+                                       problems=" | ".join(problems)))
+        answers = form_answers(form, instrument.definition)
+        session = db_session()
+        try:
+            response = submit_new_response(
+                session, instrument, answers,
+                municipality_id=current_user.municipality_id,
+                entered_by=current_user.id,
+                wording=texts.record(),
+                language=lang,
+            )
+        except AnswerError as exc:
+            session.rollback()
+            return render_error(400, _("The answers were not saved: %(problems)s", problems=str(exc)))
+        session.commit()
+        return redirect(url_for("instruments.result", response_uuid=response.uuid))
+    return render_template("instruments/fill.html", instrument=instrument, form=form,
+                           texts=texts, lang=lang)
+
+
+@bp.route("/responses/<response_uuid>")
+@login_required
+def result(response_uuid: str):
+    response = response_or_404(response_uuid)
+    instrument = get_registry().get(response.instrument_id)
+    return render_template("instruments/result.html", response=response, instrument=instrument,
+                           score=response.current_score, lang=_lang())

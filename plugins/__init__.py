@@ -1,0 +1,1 @@
+"""Instrument plugins bundled with formengine (each registered as a ``formengine`` entry point)."""
