@@ -23,3 +23,30 @@ def formengine_instruments():
     plugins are combined; an instrument id registered by a second plugin is
     refused with a message naming both plugins, and the first one stays.
     """
+
+
+@hookspec(firstresult=True)
+def formengine_render_widget(item, definition, value, lang, texts):
+    """Render the input for an item whose definition names a ``widget``.
+
+    Called by the form stepper for every item with a ``"widget"`` key.
+    ``item`` is the item's definition (a dict), ``definition`` the
+    :class:`formengine.api.Definition`, ``value`` the current answer (or None),
+    ``lang`` "da" or "en", ``texts`` the active wording source. Return HTML
+    (``markupsafe.Markup``) with form controls named after the item id, or None
+    when the widget is not yours. The first non-None result is used; with no
+    result the stepper falls back to the item type's standard control.
+    """
+
+
+@hookspec(firstresult=True)
+def formengine_result_view(response, instrument, history, lang):
+    """Render the result of a submitted response, for instruments that want their own view.
+
+    Called on the result page. ``response`` is the stored response (answers,
+    scores), ``instrument`` its :class:`formengine.api.Instrument`,
+    ``history`` the same person's earlier submitted responses to the same
+    instrument (oldest first), ``lang`` "da" or "en". Return HTML
+    (``markupsafe.Markup``) or None to keep the standard score table. The first
+    non-None result is used.
+    """

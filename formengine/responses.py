@@ -72,3 +72,63 @@ def submit_new_response(
     session.add(response)
     store_score(session, response, instrument, result)
     return response
+
+
+def start_draft(
+    session: Session,
+    instrument: Instrument,
+    *,
+    municipality_id: int | None,
+    entered_by: int | None,
+    wording: Mapping[str, Any],
+    language: str = "da",
+    mode: str = "in_person",
+    person_id: int | None = None,
+    about_person_id: int | None = None,
+    wave_id: int | None = None,
+) -> Response:
+    """Open a draft response, or return the open draft for the same person, subject, instrument and wave.
+
+    Resuming the existing draft is what lets a family pick up on another
+    device where they left off. Callers check consent and the measurement
+    plan before calling this.
+    """
+    from sqlalchemy import select
+
+    if person_id is not None or about_person_id is not None or wave_id is not None:
+        existing = session.scalar(
+            select(Response).where(
+                Response.status == "draft",
+                Response.instrument_id == instrument.id,
+                Response.municipality_id.is_(None) if municipality_id is None
+                else Response.municipality_id == municipality_id,
+                Response.person_id.is_(None) if person_id is None else Response.person_id == person_id,
+                Response.about_person_id.is_(None) if about_person_id is None
+                else Response.about_person_id == about_person_id,
+                Response.wave_id.is_(None) if wave_id is None else Response.wave_id == wave_id,
+            ).order_by(Response.id.desc())
+        )
+        if existing is not None:
+            return existing
+    now = utcnow()
+    response = Response(
+        municipality_id=municipality_id,
+        person_id=person_id,
+        about_person_id=about_person_id,
+        wave_id=wave_id,
+        instrument_id=instrument.id,
+        instrument_version=instrument.version,
+        status="draft",
+        answers={},
+        declined=[],
+        mode=mode,
+        language=language,
+        wording=dict(wording),
+        entered_by=entered_by,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    session.add(response)
+    session.flush()
+    return response
