@@ -1,0 +1,37 @@
+"""The audit trail: append-only, attributed to the signed-in user."""
+
+import pytest
+from sqlalchemy import select
+
+from formengine import audit
+from formengine.db import get_db
+from formengine.models import AuditEvent, User
+
+
+def test_record_outside_a_request_stores_the_given_user(app, demo):
+    with get_db(app).session() as s:
+        user = s.scalars(select(User).where(User.username == "team-a")).one()
+        audit.record(s, "view", "family", 17, {"case": "x"}, user=user)
+    with get_db(app).session() as s:
+        event = s.scalars(select(AuditEvent)).one()
+        assert (event.username, event.action, event.entity) == ("team-a", "view", "family")
+        assert event.entity_id == "17"
+        assert event.municipality_id == user.municipality_id
+        assert event.detail == {"case": "x"}
+
+
+def test_events_cannot_be_changed_or_deleted_through_the_orm(app, demo):
+    with get_db(app).session() as s:
+        audit.record(s, "create", "family", 1, username="cli")
+    with pytest.raises(PermissionError), get_db(app).session() as s:
+        event = s.scalars(select(AuditEvent)).one()
+        event.action = "delete"
+    with pytest.raises(PermissionError), get_db(app).session() as s:
+        s.delete(s.scalars(select(AuditEvent)).one())
+    with get_db(app).session() as s:
+        assert s.scalars(select(AuditEvent)).one().action == "create"
+
+
+def test_an_event_needs_an_action_and_an_entity(app):
+    with get_db(app).session() as s, pytest.raises(ValueError):
+        audit.record(s, "", "family", 1)
