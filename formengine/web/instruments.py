@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -12,9 +12,9 @@ from formengine.db import db_session
 from formengine.forms import build_form_class, form_answers
 from formengine.instruments import AnswerError
 from formengine.responses import submit_new_response
-from formengine.texts import ProjectLabels
 from formengine.web.errors import render_error
 from formengine.web.scoping import response_or_404
+from formengine.wording import texts_for
 
 bp = Blueprint("instruments", __name__)
 
@@ -36,7 +36,7 @@ def fill(instrument_id: str):
     if instrument is None:
         abort(404)
     lang = _lang()
-    texts = ProjectLabels(instrument.definition)
+    texts = texts_for(current_app._get_current_object(), instrument.definition, lang)
     form = build_form_class(instrument.definition, texts, lang)()
     if form.is_submitted():
         if not form.validate():
