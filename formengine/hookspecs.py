@@ -50,3 +50,27 @@ def formengine_result_view(response, instrument, history, lang):
     (``markupsafe.Markup``) or None to keep the standard score table. The first
     non-None result is used.
     """
+
+
+@hookspec
+def formengine_default_plan():
+    """Return the measurement-plan rules this plugin proposes for a new municipality.
+
+    Called when a municipality's plan is seeded (on creation or first use).
+    Returns an iterable of plain dicts, one rule each::
+
+        {"instrument_id": "who5",          # rules naming an instrument that is not
+                                           # installed are ignored
+         "respondent_role": "youth",       # child | youth | parent | other | municipality
+                                           # (child and youth both match children and
+                                           # young people; age decides)
+         "about": "self",                  # self | child (a parent answers about each
+                                           # child in range) | municipality
+         "min_age": 18, "max_age": None,   # whole years at the measurement date, inclusive;
+                                           # for about=child, the child's age
+         "waves": ["baseline", "progress", "closing"],
+         "filled_by": "respondent"}        # respondent | team_member
+
+    The results of all plugins are combined. A municipality administrator may
+    edit the seeded plan; later changes to this hook do not alter stored plans.
+    """
