@@ -151,3 +151,91 @@ def demo_command() -> None:
     with db.session() as session:
         summary = load_demo(session, get_registry())
     click.echo(summary)
+
+
+@main.command("import-responses")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--create-municipalities", is_flag=True,
+              help="Create municipalities named in the file that do not exist yet.")
+@with_appcontext
+def import_responses_command(file: str, create_municipalities: bool) -> None:
+    """Import paper and phone answers from FILE (.jsonl, or .csv in the long export's layout).
+
+    One bad line means nothing is imported; every bad line is listed with its reason.
+    """
+    from formengine.audit import record
+    from formengine.db import get_db
+    from formengine.imports import ImportFailed, import_responses, read_csv, read_jsonl
+    from formengine.scoring_context import scoring_context
+
+    try:
+        raw = _read(file)
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {file}: {exc}")
+    registry = get_registry()
+    records = read_csv(raw, registry) if file.lower().endswith(".csv") else read_jsonl(raw)
+    app = current_app._get_current_object()
+    try:
+        with get_db().session() as session:
+            summary = import_responses(
+                session, registry, records, create_municipalities=create_municipalities,
+                context_for=lambda instrument: scoring_context(app, instrument),
+            )
+            record(session, "create", "import", Path(file).name,
+                   {"responses": summary.responses, "duplicates": summary.duplicates,
+                    "families": summary.families, "persons": summary.persons},
+                   username="command line")
+    except ImportFailed as exc:
+        fail(str(exc))
+    click.echo(summary.describe())
+
+
+@main.group("report")
+def report_group() -> None:
+    """Reports for evaluators."""
+
+
+@report_group.command("progression")
+@click.argument("instrument_id")
+@click.argument("score_name")
+@click.option("--from", "from_wave", default="1", show_default=True,
+              help="First measurement: a number (1 = baseline), first, last or closing.")
+@click.option("--to", "to_wave", default="2", show_default=True, help="Second measurement (as --from).")
+@click.option("--municipality", "municipality_name", default=None, help="Only this municipality.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def report_progression_command(instrument_id: str, score_name: str, from_wave: str, to_wave: str,
+                               municipality_name: str | None, as_json: bool) -> None:
+    """Paired progression of SCORE_NAME of INSTRUMENT_ID between two measurements."""
+    from sqlalchemy import select
+
+    from formengine.db import get_db
+    from formengine.models import Municipality
+    from formengine.reports import Filters, ReportError, progression_report
+
+    instrument = _instrument(instrument_id)
+    with get_db().session() as session:
+        filters = Filters()
+        if municipality_name is not None:
+            municipality = session.scalar(select(Municipality).where(Municipality.name == municipality_name))
+            if municipality is None:
+                fail(f"unknown municipality {municipality_name!r}")
+            filters = Filters(municipality_ids=(municipality.id,))
+        try:
+            report = progression_report(session, instrument, score_name, from_wave, to_wave, filters)
+        except ReportError as exc:
+            fail(str(exc))
+    summary = report.summary()
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False))
+        return
+    click.echo(f"{instrument_id} {score_name}: measurement {summary['from']} -> {summary['to']}")
+    click.echo(f"  paired: {summary['n_paired']}; only the first: {summary['n_first_only']}")
+    if summary["n_paired"]:
+        click.echo(f"  mean {summary['mean_from']:.2f} -> {summary['mean_to']:.2f}; "
+                   f"change {summary['mean_change']:+.2f}")
+    if summary["ci95"]:
+        low, high = summary["ci95"]
+        click.echo(f"  95% CI of the change: {low:+.2f} to {high:+.2f}")
+    if summary["effect_size"] is not None:
+        click.echo(f"  effect size (change / SD of changes): {summary['effect_size']:+.2f}")

@@ -1,0 +1,1 @@
+"""Exports for evaluators: streaming CSV (long and wide), codebook, XLSX, SPSS and FHIR."""

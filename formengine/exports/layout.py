@@ -1,0 +1,33 @@
+"""Column layout shared by the long CSV export and the CSV import (so an export can be read back)."""
+
+from __future__ import annotations
+
+# Leading columns of the long layout, in order. ``birth_date`` appears only in an
+# identifiable export; a pseudonymised one has ``age`` instead.
+LONG_COLUMNS_PSEUDONYMOUS = (
+    "response_id", "municipality", "family", "person", "about", "role", "sex", "age",
+    "wave", "wave_kind", "instrument", "instrument_version", "scoring_version",
+    "mode", "language", "wording", "created_at", "submitted_at",
+)
+LONG_COLUMNS_IDENTIFIABLE = tuple(
+    "birth_date" if c == "age" else c for c in LONG_COLUMNS_PSEUDONYMOUS
+)
+ALL_META_COLUMNS = frozenset(LONG_COLUMNS_PSEUDONYMOUS) | {"birth_date"}
+
+SCORE_PREFIX = "score_"
+BAND_PREFIX = "band_"
+VALID_COLUMN = "score_valid"
+FLAGS_COLUMN = "score_flags"
+
+# Missing-value codes in item columns: empty = not answered; DECLINED = the
+# respondent chose not to answer (numeric items; text codes use DECLINED_TEXT).
+DECLINED = -8
+DECLINED_TEXT = "declined"
+
+
+def score_column(name: str) -> str:
+    return SCORE_PREFIX + name
+
+
+def band_column(name: str) -> str:
+    return BAND_PREFIX + name

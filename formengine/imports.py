@@ -1,0 +1,542 @@
+"""Import paper and phone answers: one response per line (JSON Lines, or CSV in the long export's layout).
+
+Every line is checked before anything is written; one bad line means nothing
+is imported, and the error names each bad line and why. Families, persons
+and waves are created when missing:
+
+- a family is found by (municipality, ``family`` = case reference);
+- a person by (family, ``person`` = the import's person reference, stored in
+  ``Person.name``) — use the same reference for the same person every time;
+- a wave by (family, number); ``"closing"`` means the family's closing wave,
+  created with the next free number when missing. Number 1 is the baseline,
+  other numbers are progress measurements.
+
+Imported responses are scored like any other. A line identical to a response
+already stored (same person, subject, wave, instrument, time and answers) is
+skipped, so a file can be imported again safely.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from formengine.exports.layout import (
+    ALL_META_COLUMNS,
+    BAND_PREFIX,
+    DECLINED,
+    DECLINED_TEXT,
+    FLAGS_COLUMN,
+    SCORE_PREFIX,
+    VALID_COLUMN,
+)
+from formengine.instruments import Instrument, ScoringContext, ScoringError
+from formengine.models import MODES, PERSON_ROLES, SEXES, Family, Municipality, Person, Response, Wave
+from formengine.plugins import PluginRegistry
+from formengine.responses import submit_new_response
+
+REQUIRED = ("municipality", "family", "person", "role", "birth_date", "wave", "instrument", "answers",
+            "mode", "submitted_at")
+OPTIONAL = ("sex", "about", "declined", "language", "enrolled_on")
+MAX_LINE_ERRORS = 200
+
+
+class ImportFailed(ValueError):
+    """Nothing was imported. ``problems`` holds (line number, reason) for every bad line."""
+
+    def __init__(self, problems: list[tuple[int, str]]):
+        self.problems = problems
+        shown = problems[:MAX_LINE_ERRORS]
+        lines = [f"line {n}: {reason}" for n, reason in shown]
+        if len(problems) > len(shown):
+            lines.append(f"... and {len(problems) - len(shown)} more")
+        super().__init__(f"{len(problems)} bad line(s); nothing was imported\n" + "\n".join(lines))
+
+
+@dataclass
+class ImportSummary:
+    responses: int = 0
+    duplicates: int = 0
+    municipalities: int = 0
+    families: int = 0
+    persons: int = 0
+    waves: int = 0
+
+    def describe(self) -> str:
+        return (f"Imported {self.responses} response(s) ({self.duplicates} already present, skipped); "
+                f"created {self.municipalities} municipalities, {self.families} families, "
+                f"{self.persons} persons, {self.waves} waves.")
+
+
+@dataclass
+class _Line:
+    number: int
+    municipality: str
+    family: str
+    person: str
+    role: str
+    birth_date: date | None
+    sex: str | None
+    wave: int | str
+    instrument: Instrument
+    answers: dict[str, Any]
+    declined: list[str]
+    mode: str
+    submitted_at: datetime
+    about: str | None = None
+    language: str = "da"
+    enrolled_on: date | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# -- reading ---------------------------------------------------------------
+def read_jsonl(text: str) -> list[tuple[int, Any]]:
+    """(line number, parsed object or a ValueError) for every non-blank line."""
+    out: list[tuple[int, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append((number, json.loads(line)))
+        except ValueError as exc:
+            out.append((number, ValueError(f"not valid JSON: {exc}")))
+    return out
+
+
+def read_csv(text: str, registry: PluginRegistry) -> list[tuple[int, Any]]:
+    """Rows of a CSV in the long export's layout, turned into import records.
+
+    The delimiter (``;`` or ``,``) is detected from the header. Item columns
+    hold codes; empty means not answered and the declined code means the
+    respondent chose not to answer. Score, band and other export-only columns
+    are ignored (scores are recomputed).
+    """
+    text = text.lstrip("\ufeff")
+    header = text.split("\n", 1)[0]
+    delimiter = ";" if header.count(";") >= header.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    out: list[tuple[int, Any]] = []
+    for row in reader:
+        number = reader.line_num
+        try:
+            out.append((number, _csv_record(row, registry)))
+        except ValueError as exc:
+            out.append((number, exc))
+    return out
+
+
+def _csv_record(row: Mapping[str, str | None], registry: PluginRegistry) -> dict[str, Any]:
+    if None in row:
+        raise ValueError("more fields than the header has")
+    instrument = registry.get((row.get("instrument") or "").strip())
+    if instrument is None:
+        raise ValueError(f"unknown instrument {row.get('instrument')!r}")
+    definition = instrument.definition
+    record: dict[str, Any] = {}
+    answers: dict[str, Any] = {}
+    declined: list[str] = []
+    unknown = []
+    for column, raw in row.items():
+        value = (raw or "").strip()
+        if column in definition.items_by_id:
+            if value == "":
+                continue
+            if value in (str(DECLINED), DECLINED_TEXT):
+                declined.append(column)
+                continue
+            answers[column] = _csv_value(definition.items_by_id[column], value, definition)
+        elif column in ALL_META_COLUMNS:
+            if value != "":
+                record[column] = value
+        elif column.startswith((SCORE_PREFIX, BAND_PREFIX)) or column in (VALID_COLUMN, FLAGS_COLUMN):
+            continue
+        else:
+            unknown.append(column)
+    if unknown:
+        raise ValueError(f"unknown column(s) for {instrument.id}: {', '.join(sorted(unknown))}")
+    if record.get("wave_kind") == "closing":
+        record["wave"] = "closing"
+    elif "wave" in record:
+        try:
+            record["wave"] = int(record["wave"])
+        except ValueError:
+            raise ValueError(f"wave {record['wave']!r} is not a number") from None
+    for key in ("response_id", "wave_kind", "instrument_version", "scoring_version", "wording",
+                "created_at", "age"):
+        record.pop(key, None)
+    record["answers"] = answers
+    if declined:
+        record["declined"] = declined
+    return record
+
+
+def _csv_value(item: Mapping[str, Any], value: str, definition: Any) -> Any:
+    kind = item.get("type", "choice")
+    if kind == "choice":
+        for option in definition.scale_options(item):
+            if str(option["code"]) == value:
+                return option["code"]
+        return value  # reported by the answer schema as not a code of the item
+    if kind == "number":
+        try:
+            return int(value) if item.get("integer") else float(value)
+        except ValueError:
+            return value
+    if kind == "boolean":
+        lowered = value.lower()
+        if lowered in ("1", "true", "ja", "yes"):
+            return True
+        if lowered in ("0", "false", "nej", "no"):
+            return False
+        return value
+    if kind == "group":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+# -- checking --------------------------------------------------------------
+def _parse_date(value: Any, name: str) -> date:
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a date like 2024-03-01")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name} {value!r} is not a date like 2024-03-01") from None
+
+
+def _parse_moment(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("submitted_at must be a date or a date and time with its UTC offset")
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(12, 0), tzinfo=UTC)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"submitted_at {value!r} is not an ISO date or date-time") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"submitted_at {value!r} has no UTC offset (add Z or +01:00)")
+    return moment.astimezone(UTC)
+
+
+def _text(record: Mapping[str, Any], name: str, limit: int) -> str:
+    value = record.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty text")
+    if len(value.strip()) > limit:
+        raise ValueError(f"{name} is longer than {limit} characters")
+    return value.strip()
+
+
+def _check(number: int, record: Any, registry: PluginRegistry) -> _Line:
+    if isinstance(record, Exception):
+        raise record
+    if not isinstance(record, dict):
+        raise ValueError("a line must be a JSON object")
+    missing = [k for k in REQUIRED if k not in record]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    unknown = sorted(set(record) - set(REQUIRED) - set(OPTIONAL))
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(unknown)}")
+    problems: list[str] = []
+    instrument = registry.get(str(record["instrument"]))
+    if instrument is None:
+        raise ValueError(f"unknown instrument {record['instrument']!r}")
+    if instrument.definition.subject != "person":
+        raise ValueError(f"{instrument.id} is answered for a municipality, not a person; "
+                         "it cannot be imported per person")
+    role = record["role"]
+    if role not in PERSON_ROLES:
+        problems.append(f"role {role!r} is not one of {', '.join(PERSON_ROLES)}")
+    sex = record.get("sex")
+    if sex is not None and sex not in SEXES:
+        problems.append(f"sex {sex!r} is not one of {', '.join(SEXES)}")
+    mode = record["mode"]
+    if mode not in MODES:
+        problems.append(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    wave = record["wave"]
+    if wave != "closing" and not (isinstance(wave, int) and not isinstance(wave, bool) and wave >= 1):
+        problems.append(f"wave {wave!r} must be a measurement number from 1, or \"closing\"")
+    language = record.get("language", "da")
+    if language not in ("da", "en"):
+        problems.append(f"language {language!r} is not da or en")
+    birth_date = None
+    try:
+        birth_date = None if record["birth_date"] is None else _parse_date(record["birth_date"], "birth_date")
+    except ValueError as exc:
+        problems.append(str(exc))
+    enrolled_on = None
+    if record.get("enrolled_on") is not None:
+        try:
+            enrolled_on = _parse_date(record["enrolled_on"], "enrolled_on")
+        except ValueError as exc:
+            problems.append(str(exc))
+    submitted_at = None
+    try:
+        submitted_at = _parse_moment(record["submitted_at"])
+    except ValueError as exc:
+        problems.append(str(exc))
+    texts = {}
+    for name, limit in (("municipality", 120), ("family", 64), ("person", 120)):
+        try:
+            texts[name] = _text(record, name, limit)
+        except ValueError as exc:
+            problems.append(str(exc))
+    about = None
+    if record.get("about") is not None:
+        try:
+            about = _text(record, "about", 120)
+        except ValueError as exc:
+            problems.append(str(exc))
+    answers = record["answers"]
+    answer_problems = instrument.definition.answer_problems(answers)
+    problems.extend(f"{instrument.id}: {p}" for p in answer_problems)
+    declined = record.get("declined") or []
+    if not isinstance(declined, list) or not all(isinstance(d, str) for d in declined):
+        problems.append("declined must be a list of item ids")
+        declined = []
+    else:
+        bad = [d for d in declined if d not in instrument.definition.items_by_id]
+        if bad:
+            problems.append(f"declined names unknown item(s) {', '.join(bad)}")
+        both = [d for d in declined if isinstance(answers, dict) and d in answers]
+        if both:
+            problems.append(f"item(s) both answered and declined: {', '.join(both)}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return _Line(number=number, municipality=texts["municipality"], family=texts["family"],
+                 person=texts["person"], role=role, birth_date=birth_date, sex=sex, wave=wave,
+                 instrument=instrument, answers=dict(answers), declined=list(declined), mode=mode,
+                 submitted_at=submitted_at, about=about, language=language, enrolled_on=enrolled_on)
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+# -- importing -------------------------------------------------------------
+def import_responses(
+    session: Session,
+    registry: PluginRegistry,
+    records: Iterable[tuple[int, Any]],
+    *,
+    create_municipalities: bool = False,
+    entered_by: int | None = None,
+    context_for: Callable[[Instrument], ScoringContext] | None = None,
+) -> ImportSummary:
+    """Check every record, then create what is missing and store the scored responses.
+
+    Raises :class:`ImportFailed` (having written nothing) when any line is bad.
+    The caller commits.
+    """
+    problems: list[tuple[int, str]] = []
+    lines: list[_Line] = []
+    for number, record in records:
+        try:
+            lines.append(_check(number, record, registry))
+        except ValueError as exc:
+            problems.append((number, str(exc)))
+    if not lines and not problems:
+        raise ImportFailed([(0, "the file has no responses")])
+
+    municipalities = {m.name: m for m in session.scalars(
+        select(Municipality).where(Municipality.name.in_({ln.municipality for ln in lines})))}
+    unknown = {ln.municipality for ln in lines} - set(municipalities)
+    if unknown and not create_municipalities:
+        for ln in lines:
+            if ln.municipality in unknown:
+                problems.append((ln.number, f"unknown municipality {ln.municipality!r} "
+                                            "(use --create-municipalities to create it)"))
+    problems.extend(_consistency_problems(session, lines, municipalities))
+    scored: dict[int, Any] = {}
+    for ln in lines:
+        try:
+            context = context_for(ln.instrument) if context_for else None
+            scored[ln.number] = ln.instrument.score_answers(ln.answers, context)
+        except (ValueError, ScoringError) as exc:
+            problems.append((ln.number, f"{ln.instrument.id}: cannot be scored: {exc}"))
+    if problems:
+        raise ImportFailed(sorted(problems))
+    return _write(session, lines, municipalities, unknown, entered_by, context_for)
+
+
+def _consistency_problems(session: Session, lines: list[_Line],
+                          municipalities: Mapping[str, Municipality]) -> list[tuple[int, str]]:
+    """The same person must keep one role and birth date, in the file and against the database."""
+    problems: list[tuple[int, str]] = []
+    seen: dict[tuple[str, str, str], _Line] = {}
+    for ln in lines:
+        key = (ln.municipality, ln.family, ln.person)
+        first = seen.setdefault(key, ln)
+        if first is not ln:
+            if first.role != ln.role:
+                problems.append((ln.number, f"person {ln.person!r} has role {first.role!r} on line "
+                                            f"{first.number} but {ln.role!r} here"))
+            if first.birth_date != ln.birth_date:
+                problems.append((ln.number, f"person {ln.person!r} has another birth_date on line "
+                                            f"{first.number}"))
+    for (municipality, family_ref, person_ref), ln in seen.items():
+        m = municipalities.get(municipality)
+        if m is None:
+            continue
+        stored = session.scalar(
+            select(Person).join(Family, Family.id == Person.family_id)
+            .where(Family.municipality_id == m.id, Family.case_ref == family_ref, Person.name == person_ref)
+        )
+        if stored is None:
+            continue
+        if stored.role != ln.role:
+            problems.append((ln.number, f"person {person_ref!r} is stored with role {stored.role!r}"))
+        if stored.birth_date is not None and ln.birth_date is not None and stored.birth_date != ln.birth_date:
+            problems.append((ln.number, f"person {person_ref!r} is stored with another birth_date"))
+    for ln in lines:
+        if ln.about is None:
+            continue
+        in_file = (ln.municipality, ln.family, ln.about) in seen
+        m = municipalities.get(ln.municipality)
+        in_db = m is not None and session.scalar(
+            select(Person.id).join(Family, Family.id == Person.family_id)
+            .where(Family.municipality_id == m.id, Family.case_ref == ln.family, Person.name == ln.about)
+        ) is not None
+        if not (in_file or in_db):
+            problems.append((ln.number, f"about {ln.about!r} is not a person of family {ln.family!r}"))
+    return problems
+
+
+def _write(session: Session, lines: list[_Line], municipalities: dict[str, Municipality],
+           to_create: set[str], entered_by: int | None,
+           context_for: Callable[[Instrument], ScoringContext] | None) -> ImportSummary:
+    summary = ImportSummary()
+    for name in sorted(to_create):
+        municipality = Municipality(name=name, pseudonym_key=secrets.token_hex(32))
+        session.add(municipality)
+        municipalities[name] = municipality
+        summary.municipalities += 1
+    session.flush()
+
+    families: dict[tuple[int, str], Family] = {}
+    persons: dict[tuple[int, str], Person] = {}
+    # numbered waves first, so "closing" takes the number after the last one
+    ordered = sorted(lines, key=lambda ln: (ln.wave == "closing", ln.number))
+    earliest: dict[tuple[str, str], date] = {}
+    for ln in lines:
+        key = (ln.municipality, ln.family)
+        day = ln.enrolled_on or ln.submitted_at.date()
+        earliest[key] = min(day, earliest.get(key, day))
+
+    for ln in ordered:
+        municipality = municipalities[ln.municipality]
+        family = _family(session, families, municipality, ln, earliest[(ln.municipality, ln.family)], summary)
+        person = _person(session, persons, family, ln.person, ln, summary)
+        about = _person(session, persons, family, ln.about, None, summary) if ln.about else None
+        wave = _wave(session, family, ln, summary)
+        submitted = ln.submitted_at
+        duplicate = session.scalar(select(Response.id).where(
+            Response.person_id == person.id,
+            Response.about_person_id.is_(None) if about is None else Response.about_person_id == about.id,
+            Response.wave_id == wave.id, Response.instrument_id == ln.instrument.id,
+            Response.status == "submitted", Response.submitted_at == submitted,
+        ))
+        if duplicate is not None:
+            stored = session.get(Response, duplicate)
+            if stored is not None and stored.answers == ln.answers:
+                summary.duplicates += 1
+                continue
+        response = submit_new_response(
+            session, ln.instrument, ln.answers,
+            municipality_id=municipality.id, entered_by=entered_by,
+            wording={"kind": "imported"}, language=ln.language, mode=ln.mode,
+            person_id=person.id, about_person_id=about.id if about else None, wave_id=wave.id,
+            declined=ln.declined, context=context_for(ln.instrument) if context_for else None,
+        )
+        response.created_at = submitted
+        response.updated_at = submitted
+        response.submitted_at = submitted
+        session.flush()
+        summary.responses += 1
+    return summary
+
+
+def _family(session: Session, cache: dict[tuple[int, str], Family], municipality: Municipality,
+            ln: _Line, enrolled: date, summary: ImportSummary) -> Family:
+    key = (municipality.id, ln.family)
+    if key in cache:
+        return cache[key]
+    family = session.scalar(select(Family).where(Family.municipality_id == municipality.id,
+                                                 Family.case_ref == ln.family))
+    if family is None:
+        family = Family(municipality_id=municipality.id, case_ref=ln.family, enrolled_on=enrolled)
+        session.add(family)
+        session.flush()
+        summary.families += 1
+    cache[key] = family
+    return family
+
+
+def _person(session: Session, cache: dict[tuple[int, str], Person], family: Family, ref: str,
+            ln: _Line | None, summary: ImportSummary) -> Person:
+    key = (family.id, ref)
+    person = cache.get(key) or session.scalar(
+        select(Person).where(Person.family_id == family.id, Person.name == ref))
+    if person is None:
+        # A subject only named in "about" gets its details from its own lines if any come later.
+        person = Person(family_id=family.id, municipality_id=family.municipality_id, name=ref,
+                        role=ln.role if ln else "child", birth_date=ln.birth_date if ln else None,
+                        sex=(ln.sex or "not_stated") if ln else "not_stated")
+        session.add(person)
+        session.flush()
+        summary.persons += 1
+    elif ln is not None:
+        if person.birth_date is None and ln.birth_date is not None:
+            person.birth_date = ln.birth_date
+        if ln.sex is not None and person.sex == "not_stated":
+            person.sex = ln.sex
+        if person.role != ln.role:
+            person.role = ln.role  # only reachable for a person first created from an "about" reference
+    cache[key] = person
+    return person
+
+
+def _wave(session: Session, family: Family, ln: _Line, summary: ImportSummary) -> Wave:
+    waves = list(session.scalars(select(Wave).where(Wave.family_id == family.id)))
+    if ln.wave == "closing":
+        found = next((w for w in waves if w.kind == "closing"), None)
+        if found is not None:
+            return found
+        number = max((w.number for w in waves), default=0) + 1
+        wave = Wave(municipality_id=family.municipality_id, family_id=family.id, kind="closing",
+                    number=number, due_on=ln.submitted_at.date())
+    else:
+        found = next((w for w in waves if w.number == ln.wave), None)
+        if found is not None:
+            return found
+        number = int(ln.wave)
+        wave = Wave(municipality_id=family.municipality_id, family_id=family.id,
+                    kind="baseline" if number == 1 else "progress", number=number,
+                    due_on=_add_months(family.enrolled_on, 6 * (number - 1)))
+    session.add(wave)
+    session.flush()
+    summary.waves += 1
+    return wave

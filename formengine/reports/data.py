@@ -1,0 +1,182 @@
+"""Reading scored observations from the database for reports (SQLAlchemy, no Flask).
+
+Only submitted responses count, and only when the score computed by the
+newest scoring version is valid. "Newest" is the instrument's current
+scoring version when a score under it exists, else the most recently
+computed score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, aliased
+
+from formengine.models import Family, Person, Response, Score, Wave
+
+# Age bands offered by the reports' filters (inclusive years); a band is "lo-hi" or "lo+".
+AGE_BANDS = ("0-5", "6-11", "12-14", "15-17", "18-24", "25-39", "40+")
+
+
+def parse_age_band(band: str) -> tuple[int, int | None]:
+    """``"12-17"`` -> (12, 17), ``"40+"`` -> (40, None); ValueError otherwise."""
+    band = band.strip()
+    try:
+        if band.endswith("+"):
+            return int(band[:-1]), None
+        low, high = band.split("-", 1)
+        low_i, high_i = int(low), int(high)
+    except ValueError:
+        raise ValueError(f"age band {band!r} is not like '12-17' or '40+'") from None
+    if high_i < low_i:
+        raise ValueError(f"age band {band!r} ends before it starts")
+    return low_i, high_i
+
+
+def age_on(birth_date: date | None, on: date) -> int | None:
+    """Completed years at ``on``."""
+    if birth_date is None:
+        return None
+    years = on.year - birth_date.year
+    if (on.month, on.day) < (birth_date.month, birth_date.day):
+        years -= 1
+    return years
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Who a report covers. ``municipality_ids`` None means every municipality."""
+
+    municipality_ids: tuple[int, ...] | None = None
+    role: str | None = None
+    sex: str | None = None
+    age_band: str | None = None
+    enrolled_from: date | None = None
+    enrolled_to: date | None = None
+
+    def age_range(self) -> tuple[int, int | None] | None:
+        return parse_age_band(self.age_band) if self.age_band else None
+
+    def describe(self) -> dict[str, Any]:
+        """The filters as plain data (for audit details and exports)."""
+        out: dict[str, Any] = {}
+        for key in ("role", "sex", "age_band"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        if self.municipality_ids is not None:
+            out["municipality_ids"] = list(self.municipality_ids)
+        if self.enrolled_from:
+            out["enrolled_from"] = self.enrolled_from.isoformat()
+        if self.enrolled_to:
+            out["enrolled_to"] = self.enrolled_to.isoformat()
+        return out
+
+
+EVERYONE = Filters()
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One valid score of one response, with what reports group and filter by."""
+
+    response_id: int
+    key: tuple[Any, ...]  # who was measured: (respondent, subject) or ("municipality", id)
+    municipality_id: int
+    person_id: int | None
+    about_person_id: int | None
+    wave_number: int
+    wave_kind: str
+    measured_on: date
+    value: float
+    band: str | None
+    age: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def newest_scores(rows: Iterable[Any], current_version: str | None) -> Iterator[Any]:
+    """From rows ``(Response, Score, ...)`` ordered by response id then score id, keep each
+    response's row with its newest score."""
+    group: list[Any] = []
+    for row in rows:
+        if group and group[0][0].id != row[0].id:
+            yield _pick(group, current_version)
+            group = []
+        group.append(row)
+    if group:
+        yield _pick(group, current_version)
+
+
+def _pick(group: list[Any], current_version: str | None) -> Any:
+    return next((r for r in group if r[1].scoring_version == current_version), group[-1])
+
+
+def _base_statement(instrument_id: str, filters: Filters) -> Select:
+    respondent = aliased(Person)
+    stmt = (
+        select(Response, Score, Wave, respondent.role, respondent.sex, respondent.birth_date)
+        .join(Score, Score.response_id == Response.id)
+        .join(Wave, Wave.id == Response.wave_id)
+        .outerjoin(respondent, respondent.id == Response.person_id)
+        .where(Response.instrument_id == instrument_id, Response.status == "submitted")
+        .order_by(Response.id, Score.id)
+    )
+    if filters.municipality_ids is not None:
+        stmt = stmt.where(Response.municipality_id.in_(filters.municipality_ids))
+    if filters.role:
+        stmt = stmt.where(respondent.role == filters.role)
+    if filters.sex:
+        stmt = stmt.where(respondent.sex == filters.sex)
+    if filters.enrolled_from or filters.enrolled_to:
+        stmt = stmt.join(Family, Family.id == Wave.family_id)
+        if filters.enrolled_from:
+            stmt = stmt.where(Family.enrolled_on >= filters.enrolled_from)
+        if filters.enrolled_to:
+            stmt = stmt.where(Family.enrolled_on <= filters.enrolled_to)
+    return stmt
+
+
+def observations(
+    session: Session,
+    instrument_id: str,
+    score_name: str,
+    filters: Filters = EVERYONE,
+    current_version: str | None = None,
+) -> list[Observation]:
+    """Every valid value of ``score_name`` of ``instrument_id``, newest scoring version only.
+
+    The age filter is left to the caller (it applies at a chosen wave); each
+    observation carries the respondent's age at the time of answering.
+    """
+    stmt = _base_statement(instrument_id, filters)
+    rows = session.execute(stmt.execution_options(yield_per=1000))
+    out: list[Observation] = []
+    for row in newest_scores(rows, current_version):
+        response, score, wave, _role, _sex, birth_date = row
+        if not score.valid:
+            continue
+        value = (score.scores or {}).get(score_name)
+        if value is None:
+            continue
+        when = (response.submitted_at or response.created_at).date()
+        if response.person_id is not None:
+            key: tuple[Any, ...] = ("person", response.person_id, response.about_person_id)
+        else:
+            key = ("municipality", response.municipality_id)
+        out.append(Observation(
+            response_id=response.id,
+            key=key,
+            municipality_id=response.municipality_id,
+            person_id=response.person_id,
+            about_person_id=response.about_person_id,
+            wave_number=wave.number,
+            wave_kind=wave.kind,
+            measured_on=when,
+            value=float(value),
+            band=(score.bands or {}).get(score_name),
+            age=age_on(birth_date, when),
+        ))
+    return out

@@ -1,0 +1,177 @@
+"""Programme tables: answer distributions (background and progress forms) and index means (fidelity).
+
+Nothing here names an instrument. Which instruments appear where is read from
+their definitions:
+
+- distributions are made for the choice and yes/no items of any instrument
+  about a person that declares no scores (background and progress forms);
+- index tables are made for instruments about the municipality that declare
+  scores (the fidelity indexes): the mean of each score per municipality per round.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from formengine.instruments import Instrument, text
+from formengine.models import Municipality, Person, Response, Score, Wave
+from formengine.plugins import PluginRegistry
+from formengine.reports.data import EVERYONE, Filters, age_on, newest_scores
+from formengine.reports.stats import mean
+
+YES_NO = ((True, {"da": "Ja", "en": "Yes"}), (False, {"da": "Nej", "en": "No"}))
+
+
+def distribution_items(instrument: Instrument) -> list[dict[str, Any]]:
+    """Top-level choice and yes/no items: the ones a distribution table can show."""
+    return [i for i in instrument.definition.items if i.get("type", "choice") in ("choice", "boolean")]
+
+
+def distribution_instruments(registry: PluginRegistry) -> list[Instrument]:
+    """Instruments about a person without scores, having at least one choice or yes/no item."""
+    return [i for i in registry.sorted_instruments()
+            if i.definition.subject == "person" and not i.definition.scores and distribution_items(i)]
+
+
+def index_instruments(registry: PluginRegistry) -> list[Instrument]:
+    """Instruments about the municipality that declare scores (indexes per round)."""
+    return [i for i in registry.sorted_instruments()
+            if i.definition.subject == "municipality" and i.definition.scores]
+
+
+@dataclass
+class ItemDistribution:
+    """Counts per category of one item for each column (municipality or wave)."""
+
+    item_id: str
+    label: dict[str, str]
+    categories: list[tuple[Any, dict[str, str]]]
+    counts: dict[Any, dict[Any, int]] = field(default_factory=dict)  # column -> code -> count
+    n: dict[Any, int] = field(default_factory=dict)  # column -> answered
+
+    def share(self, column: Any, code: Any) -> float | None:
+        """Share (0-1) of those who answered the item in ``column``."""
+        total = self.n.get(column, 0)
+        return self.counts.get(column, {}).get(code, 0) / total if total else None
+
+
+@dataclass
+class DistributionTable:
+    instrument_id: str
+    by: str  # "municipality" or "wave"
+    columns: list[tuple[Any, str]]  # (key, heading)
+    items: list[ItemDistribution]
+    respondents: dict[Any, int]  # column -> number of responses
+
+
+def _categories(instrument: Instrument, item: dict[str, Any]) -> list[tuple[Any, dict[str, str]]]:
+    if item.get("type", "choice") == "boolean":
+        return list(YES_NO)
+    return [(o["code"], o["label"]) for o in instrument.definition.scale_options(item)]
+
+
+def distributions(session: Session, instrument: Instrument, by: str = "municipality",
+                  filters: Filters = EVERYONE) -> DistributionTable:
+    """Share per category of every choice/yes-no item.
+
+    ``by="municipality"``: each person's first submitted response (their
+    earliest wave), one column per municipality. ``by="wave"``: each person's
+    response at each wave, one column per wave number.
+    """
+    if by not in ("municipality", "wave"):
+        raise ValueError("by must be 'municipality' or 'wave'")
+    stmt = (
+        select(Response, Wave.number, Person.role, Person.sex, Person.birth_date)
+        .join(Wave, Wave.id == Response.wave_id)
+        .outerjoin(Person, Person.id == Response.person_id)
+        .where(Response.instrument_id == instrument.id, Response.status == "submitted")
+        .order_by(Response.id)
+    )
+    if filters.municipality_ids is not None:
+        stmt = stmt.where(Response.municipality_id.in_(filters.municipality_ids))
+    if filters.role:
+        stmt = stmt.where(Person.role == filters.role)
+    if filters.sex:
+        stmt = stmt.where(Person.sex == filters.sex)
+    age_range = filters.age_range()
+    chosen: dict[tuple[Any, ...], tuple[Response, int]] = {}
+    for response, number, _role, _sex, birth_date in session.execute(stmt):
+        if age_range is not None:
+            age = age_on(birth_date, (response.submitted_at or response.created_at).date())
+            if age is None or age < age_range[0] or (age_range[1] is not None and age > age_range[1]):
+                continue
+        who = (response.person_id, response.about_person_id)
+        key = who if by == "municipality" else (*who, number)
+        current = chosen.get(key)
+        if by == "municipality":
+            if current is None or number < current[1]:
+                chosen[key] = (response, number)
+        else:
+            chosen[key] = (response, number)  # later ids win within a wave
+    names = dict(session.execute(select(Municipality.id, Municipality.name)).all())
+    column_keys = sorted({(r.municipality_id if by == "municipality" else n) for r, n in chosen.values()},
+                         key=lambda k: (names.get(k, "") if by == "municipality" else k))
+    columns = [(k, names.get(k, str(k)) if by == "municipality" else str(k)) for k in column_keys]
+    respondents: dict[Any, int] = defaultdict(int)
+    items = [ItemDistribution(i["id"], i["label"], _categories(instrument, i))
+             for i in distribution_items(instrument)]
+    for response, number in chosen.values():
+        column = response.municipality_id if by == "municipality" else number
+        respondents[column] += 1
+        for dist in items:
+            if dist.item_id not in response.answers:
+                continue
+            code = response.answers[dist.item_id]
+            dist.n[column] = dist.n.get(column, 0) + 1
+            bucket = dist.counts.setdefault(column, {})
+            bucket[code] = bucket.get(code, 0) + 1
+    return DistributionTable(instrument.id, by, columns, items, dict(respondents))
+
+
+@dataclass
+class IndexRow:
+    municipality_id: int
+    municipality: str
+    wave_number: int
+    n: int
+    means: dict[str, float | None]
+
+
+def index_table(session: Session, instrument: Instrument, filters: Filters = EVERYONE) -> list[IndexRow]:
+    """Mean of each declared score per municipality per round, valid newest scores only."""
+    stmt = (
+        select(Response, Score, Wave.number)
+        .join(Score, Score.response_id == Response.id)
+        .join(Wave, Wave.id == Response.wave_id)
+        .where(Response.instrument_id == instrument.id, Response.status == "submitted")
+        .order_by(Response.id, Score.id)
+    )
+    if filters.municipality_ids is not None:
+        stmt = stmt.where(Response.municipality_id.in_(filters.municipality_ids))
+    values: dict[tuple[int, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    counts: dict[tuple[int, int], int] = defaultdict(int)
+    for response, score, number in newest_scores(session.execute(stmt), instrument.scoring_version):
+        if not score.valid:
+            continue
+        key = (response.municipality_id, number)
+        counts[key] += 1
+        for name in instrument.definition.score_names:
+            value = (score.scores or {}).get(name)
+            if value is not None:
+                values[key][name].append(float(value))
+    names = dict(session.execute(select(Municipality.id, Municipality.name)).all())
+    rows = [IndexRow(m, names.get(m, str(m)), n, counts[(m, n)],
+                     {name: mean(values[(m, n)].get(name, [])) for name in instrument.definition.score_names})
+            for (m, n) in counts]
+    rows.sort(key=lambda r: (r.municipality, r.wave_number))
+    return rows
+
+
+def label(value: dict[str, str] | str, lang: str) -> str:
+    """A definition text in ``lang``."""
+    return text(value, lang)

@@ -1,0 +1,213 @@
+"""The paired progression report: measurement A vs measurement B for those measured at both."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from formengine.instruments import Instrument
+from formengine.reports.data import EVERYONE, Filters, Observation, observations
+from formengine.reports.stats import PairedStats, paired_stats
+
+DEFAULT_MIN_GROUP = 5
+WAVE_WORDS = ("first", "last", "closing")
+
+
+class ReportError(ValueError):
+    """A report was asked for something that does not exist (unknown score, bad wave)."""
+
+
+def parse_wave(value: str | int) -> str | int:
+    """A wave selector: a measurement number (1 = baseline), or "first", "last", "closing"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        text = str(value).strip().lower()
+        if text in WAVE_WORDS:
+            return text
+        try:
+            number = int(text)
+        except ValueError:
+            raise ReportError(
+                f"wave {value!r} is not a measurement number or one of {', '.join(WAVE_WORDS)}"
+            ) from None
+    if number < 1:
+        raise ReportError(f"wave {value!r}: measurement numbers start at 1")
+    return number
+
+
+def pick_wave(series: list[Observation], selector: str | int) -> Observation | None:
+    """The observation of one person's series at ``selector`` (the latest if answered twice)."""
+    if not series:
+        return None
+    if selector == "first":
+        number = min(o.wave_number for o in series)
+        candidates = [o for o in series if o.wave_number == number]
+    elif selector == "last":
+        number = max(o.wave_number for o in series)
+        candidates = [o for o in series if o.wave_number == number]
+    elif selector == "closing":
+        candidates = [o for o in series if o.wave_kind == "closing"]
+    else:
+        candidates = [o for o in series if o.wave_number == selector]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda o: (o.measured_on, o.response_id))
+
+
+def score_spec(instrument: Instrument, score_name: str) -> dict[str, Any]:
+    """The definition's metadata for a score, or ReportError naming the known scores."""
+    spec = instrument.definition.score_spec(score_name)
+    if spec is None:
+        known = ", ".join(instrument.definition.score_names) or "none"
+        raise ReportError(f"{instrument.id} has no score {score_name!r} (scores: {known})")
+    return spec
+
+
+def change_direction(change: float, spec: dict[str, Any]) -> str | None:
+    """"improved", "worsened" or "unchanged" for a change, when the score defines a meaningful change.
+
+    Without ``higher_is`` better/worse a large change is only "changed".
+    """
+    threshold = spec.get("meaningful_change")
+    if threshold is None:
+        return None
+    if abs(change) < threshold:
+        return "unchanged"
+    higher_is = spec.get("higher_is")
+    if higher_is == "better":
+        return "improved" if change > 0 else "worsened"
+    if higher_is == "worse":
+        return "improved" if change < 0 else "worsened"
+    return "changed"
+
+
+@dataclass
+class ProgressionReport:
+    """Paired comparison of one score between two waves. Build it with :func:`progression_report`."""
+
+    instrument_id: str
+    score_name: str
+    spec: dict[str, Any]
+    from_wave: str | int
+    to_wave: str | int
+    filters: Filters
+    stats: PairedStats
+    n_first_only: int
+    pairs: list[tuple[Observation, Observation]]
+    band_order: list[str] = field(default_factory=list)
+    shift: dict[tuple[str | None, str | None], int] = field(default_factory=dict)
+    directions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def has_bands(self) -> bool:
+        return bool(self.band_order)
+
+    def suppressed(self, min_group: int = DEFAULT_MIN_GROUP) -> bool:
+        """True when too few people are paired to show figures safely."""
+        return self.stats.n < min_group
+
+    def shift_cell(self, band_from: str | None, band_to: str | None, min_group: int = DEFAULT_MIN_GROUP
+                   ) -> int | None:
+        """A shift-table count; None when it is a small non-zero count that must not be shown."""
+        count = self.shift.get((band_from, band_to), 0)
+        return None if 0 < count < min_group else count
+
+    def summary(self) -> dict[str, Any]:
+        """The unsuppressed figures (the CLI's JSON shape)."""
+        s = self.stats
+        return {
+            "instrument": self.instrument_id,
+            "score": self.score_name,
+            "from": self.from_wave,
+            "to": self.to_wave,
+            "n_paired": s.n,
+            "n_first_only": self.n_first_only,
+            "mean_from": s.mean_from,
+            "mean_to": s.mean_to,
+            "mean_change": s.mean_change,
+            "sd_change": s.sd_change,
+            "ci95": list(s.ci95) if s.ci95 else None,
+            "effect_size": s.effect_size,
+        }
+
+    def to_dict(self, min_group: int = DEFAULT_MIN_GROUP) -> dict[str, Any]:
+        """Figures safe to publish: means and change withheld below ``min_group`` pairs,
+        small shift-table cells withheld (None)."""
+        data = self.summary()
+        data["filters"] = self.filters.describe()
+        data["min_group"] = min_group
+        data["suppressed"] = self.suppressed(min_group)
+        if data["suppressed"]:
+            for key in ("mean_from", "mean_to", "mean_change", "sd_change", "ci95", "effect_size"):
+                data[key] = None
+        data["bands"] = self.band_order
+        data["shift"] = (
+            None if data["suppressed"] or not self.has_bands else
+            [[self.shift_cell(a, b, min_group) for b in self.band_order] for a in self.band_order]
+        )
+        data["meaningful_change"] = self.spec.get("meaningful_change")
+        data["directions"] = (
+            None if data["suppressed"] else
+            {k: (None if 0 < v < min_group else v) for k, v in self.directions.items()}
+        )
+        return data
+
+
+def progression_report(
+    session: Session,
+    instrument: Instrument,
+    score_name: str,
+    from_wave: str | int = 1,
+    to_wave: str | int = 2,
+    filters: Filters = EVERYONE,
+) -> ProgressionReport:
+    """Pair each person's value at ``from_wave`` with their value at ``to_wave``.
+
+    A person counts as "first only" (attrition) when measured at the first
+    wave but not at the second. The age filter applies to the age at the
+    first of the two measurements.
+    """
+    spec = score_spec(instrument, score_name)
+    start, end = parse_wave(from_wave), parse_wave(to_wave)
+    rows = observations(session, instrument.id, score_name, filters, instrument.scoring_version)
+    series: dict[tuple[Any, ...], list[Observation]] = defaultdict(list)
+    for obs in rows:
+        series[obs.key].append(obs)
+    age_range = filters.age_range()
+    pairs: list[tuple[Observation, Observation]] = []
+    first_only = 0
+    for key in sorted(series, key=repr):
+        a = pick_wave(series[key], start)
+        if a is None:
+            continue
+        if age_range is not None:
+            low, high = age_range
+            if a.age is None or a.age < low or (high is not None and a.age > high):
+                continue
+        b = pick_wave(series[key], end)
+        if b is None or b.response_id == a.response_id or b.wave_number == a.wave_number:
+            first_only += 1
+            continue
+        pairs.append((a, b))
+    stats = paired_stats([(a.value, b.value) for a, b in pairs])
+    band_order = list((spec.get("bands") or {}).keys())
+    shift: dict[tuple[str | None, str | None], int] = defaultdict(int)
+    directions: dict[str, int] = defaultdict(int)
+    for a, b in pairs:
+        if band_order:
+            for band in (a.band, b.band):
+                if band is not None and band not in band_order:
+                    band_order.append(band)
+            shift[(a.band, b.band)] += 1
+        direction = change_direction(b.value - a.value, spec)
+        if direction:
+            directions[direction] += 1
+    return ProgressionReport(
+        instrument_id=instrument.id, score_name=score_name, spec=spec, from_wave=start, to_wave=end,
+        filters=filters, stats=stats, n_first_only=first_only, pairs=pairs, band_order=band_order,
+        shift=dict(shift), directions=dict(directions),
+    )
