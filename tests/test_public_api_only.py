@@ -1,0 +1,120 @@
+"""Plugins import nothing of formengine but its public API: an import check on every file under plugins/.
+
+A plugin may import ``formengine.api``, ``formengine.testing`` (in its tests),
+``formengine`` itself (``from formengine import hookimpl``), the standard
+library, its own package and the test tools. Anything else in ``formengine``
+is private and may change without notice, so using it is a failure here.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
+PUBLIC = {"formengine", "formengine.api", "formengine.testing"}
+# what a plugin's own tests may use besides the standard library
+TEST_TOOLS = {"pytest", "hypothesis"}
+# the plugins whose purpose is to prove the public API is enough: no exceptions at all
+WORKSHEETS = ("ics", "loft")
+# Known departures elsewhere, each named exactly so that any new one fails. Reason:
+# the programme's tests check its default plan with the core's private plan parser;
+# the plan rules' validation belongs in formengine.testing (or formengine.api).
+KNOWN_EXCEPTIONS = {("plugins/programme/tests/test_programme.py", "formengine.plan")}
+
+
+def imported_modules(path: Path) -> list[tuple[int, str, str]]:
+    """(line, module, package of the file) for every import in a file; relative imports resolved."""
+    tree = ast.parse(path.read_text("utf-8"), filename=str(path))
+    relative = path.relative_to(PLUGINS.parent).with_suffix("")
+    # the package a relative import starts from: the file's directory (for __init__ too)
+    package = ".".join(relative.parts[:-1])
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name, package) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            if module == "formengine":  # from formengine import hookimpl (or api / testing); nothing else
+                found += [(node.lineno, "formengine" if alias.name == "hookimpl"
+                           else f"formengine.{alias.name}", package) for alias in node.names]
+            else:
+                found.append((node.lineno, module, package))
+    return found
+
+
+def violations(path: Path) -> list[str]:
+    """Every import in ``path`` that is neither public API, standard library, own package nor test tool."""
+    own = path.relative_to(PLUGINS.parent).parts[:2]  # ("plugins", "<name>")
+    own_package = ".".join(own) if len(own) == 2 and (PLUGINS / own[1]).is_dir() else own[0]
+    in_tests = "tests" in path.parts
+    problems = []
+    for line, module, _package in imported_modules(path):
+        top = module.split(".")[0]
+        if module in PUBLIC:
+            continue
+        if module == own_package or module.startswith(own_package + "."):
+            continue
+        if top in sys.stdlib_module_names or top == "__future__":
+            continue
+        if in_tests and top in TEST_TOOLS:
+            continue
+        where = path.relative_to(PLUGINS.parent).as_posix()
+        if (where, module) in KNOWN_EXCEPTIONS and not in_worksheet(path):
+            continue
+        problems.append(f"{where}:{line} imports {module}")
+    return problems
+
+
+def in_worksheet(path: Path) -> bool:
+    return path.relative_to(PLUGINS).parts[0] in WORKSHEETS
+
+
+def plugin_files(name: str) -> list[Path]:
+    return sorted((PLUGINS / name).rglob("*.py"))
+
+
+@pytest.mark.parametrize("name", WORKSHEETS)
+def test_the_worksheets_use_nothing_but_the_public_api(name):
+    files = plugin_files(name)
+    assert len(files) >= 4, f"expected the {name} plugin's code and tests, found {files}"
+    problems = [p for path in files for p in violations(path)]
+    assert problems == []
+
+
+def test_every_bundled_plugin_uses_nothing_but_the_public_api():
+    packages = sorted(p.name for p in PLUGINS.iterdir() if (p / "__init__.py").exists())
+    assert {"who5", *WORKSHEETS} <= set(packages)
+    problems = [p for name in packages for path in plugin_files(name) for p in violations(path)]
+    assert problems == []
+
+
+@pytest.mark.parametrize("source, allowed", [
+    ("from formengine.api import Instrument\n", True),
+    ("from formengine import hookimpl\n", True),
+    ("from formengine.testing import check_plugin\n", True),
+    ("import json, pathlib\n", True),
+    ("from .summary import summarise\n", True),
+    ("from plugins.ics import summary\n", True),
+    ("from formengine.instruments.definition import iter_items\n", False),
+    ("import formengine.models\n", False),
+    ("from formengine import db\n", False),
+    ("import flask\n", False),
+    ("from markupsafe import Markup\n", False),
+    ("from plugins.who5 import scoring\n", False),
+])
+def test_the_check_catches_private_and_foreign_imports(tmp_path, monkeypatch, source, allowed):
+    fake_root = tmp_path / "plugins"
+    (fake_root / "ics").mkdir(parents=True)
+    (fake_root / "who5").mkdir()
+    path = fake_root / "ics" / "views.py"
+    path.write_text(source)
+    monkeypatch.setattr(sys.modules[__name__], "PLUGINS", fake_root)
+    assert (violations(path) == []) is allowed
