@@ -1,0 +1,196 @@
+"""File writers: streaming CSV, XLSX (write-only), SPSS .sav with labels.
+
+CSV is UTF-8 with a byte-order mark (so Danish Excel reads æøå) and ``;`` as
+the default delimiter (Danish Excel's list separator). XLSX uses openpyxl's
+write-only mode, which streams rows to disk. SPSS files are written by
+pyreadstat from a data frame, so a .sav export holds its rows in memory;
+export one instrument at a time for large data sets.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from formengine.exports.dataset import Column, codebook_rows
+from formengine.exports.layout import DECLINED
+
+DELIMITERS = {"semicolon": ";", "comma": ",", "tab": "\t"}
+BOM = "\ufeff"
+CHUNK_ROWS = 500
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], delimiter: str = ";") -> Iterator[str]:
+    """CSV text in chunks of a few hundred rows: BOM and header first. Nothing is held beyond a chunk."""
+    if delimiter not in DELIMITERS.values():
+        raise ValueError(f"delimiter {delimiter!r} is not one of ; , or tab")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(header)
+    yield BOM + buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    count = 0
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+        count += 1
+        if count % CHUNK_ROWS == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    rest = buffer.getvalue()
+    if rest:
+        yield rest
+
+
+def codebook_csv(columns: list[Column], delimiter: str = ";") -> Iterator[str]:
+    """The codebook as CSV."""
+    rows = codebook_rows(columns)
+    header = next(rows)
+    return csv_chunks(header, rows, delimiter)
+
+
+def write_xlsx(path: str, columns: list[Column], rows: Iterable[Sequence[Any]], sheet: str = "data") -> None:
+    """An .xlsx with the data on one sheet and the codebook on a second."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    data = workbook.create_sheet(sheet)
+    data.append([c.name for c in columns])
+    for row in rows:
+        data.append([_xlsx_cell(v) for v in row])
+    book = workbook.create_sheet("codebook")
+    for row in codebook_rows(columns):
+        book.append(row)
+    workbook.save(path)
+
+
+def _xlsx_cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # Excel has no time zones; the values are UTC, as the codebook says
+        return value.replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def write_sav(path: str, columns: list[Column], rows: Iterable[Sequence[Any]], note: str = "") -> None:
+    """An SPSS .sav with variable labels (Danish), value labels and the declined code as user-missing.
+
+    Band columns (codes as text) become numbers 1..k with the bands as value
+    labels, since SPSS value labels need numeric variables.
+    """
+    import pandas as pd
+    import pyreadstat
+
+    data: dict[str, list[Any]] = {c.name: [] for c in columns}
+    recode: dict[str, dict[Any, int]] = {}
+    for c in columns:
+        if c.type == "string" and c.value_labels and c.name.startswith("band_"):
+            recode[c.name] = {code: i for i, (code, _label) in enumerate(c.value_labels, start=1)}
+    names = [c.name for c in columns]
+    for row in rows:
+        for name, value in zip(names, row, strict=True):
+            if name in recode and value is not None:
+                value = recode[name].get(value, value)
+            data[name].append(value)
+    frame_columns: dict[str, Any] = {}
+    value_labels: dict[str, dict[Any, str]] = {}
+    missing: dict[str, list[Any]] = {}
+    formats: dict[str, str] = {}
+    measures: dict[str, str] = {}
+    for c in columns:
+        values = data[c.name]
+        if c.name in recode:
+            frame_columns[c.name] = pd.array(values, dtype="float64")
+            value_labels[c.name] = {float(i): lab["da"] for code, lab in c.value_labels
+                                    for i in [recode[c.name][code]]}
+        elif c.type in ("integer", "number", "boolean"):
+            frame_columns[c.name] = pd.array([_number(v) for v in values], dtype="float64")
+            if c.value_labels:
+                value_labels[c.name] = {float(code): lab["da"] for code, lab in c.value_labels
+                                        if isinstance(code, int | float)}
+            if c.missing and str(DECLINED) in c.missing.get("en", ""):
+                missing[c.name] = [float(DECLINED)]
+            if c.type == "integer" or c.type == "boolean":
+                formats[c.name] = "F8.0"
+        elif c.type in ("date", "datetime"):
+            frame_columns[c.name] = pd.Series(
+                [_naive(v) for v in values], dtype="datetime64[ns]" if values else "datetime64[ns]")
+        else:
+            frame_columns[c.name] = pd.Series(["" if v is None else str(v) for v in values], dtype="object")
+        measures[c.name] = c.measure
+    frame = pd.DataFrame(frame_columns, columns=names)
+    pyreadstat.write_sav(
+        frame, path,
+        column_labels={c.name: c.label["da"][:250] for c in columns},
+        variable_value_labels=value_labels or None,
+        missing_ranges=missing or None,
+        variable_measure=measures,
+        variable_format=formats or None,
+        note=note or None,
+    )
+
+
+def _number(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _naive(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    return None
+
+
+def file_chunks(path: str, chunk: int = 1 << 16, remove: bool = True) -> Iterator[bytes]:
+    """Read a finished file in chunks (for a streaming response), then delete it."""
+    try:
+        with open(path, "rb") as handle:
+            while True:
+                block = handle.read(chunk)
+                if not block:
+                    break
+                yield block
+    finally:
+        if remove:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def temp_path(suffix: str) -> str:
+    """A fresh temporary file path (the caller removes it)."""
+    fd, path = tempfile.mkstemp(prefix="formengine-export-", suffix=suffix)
+    os.close(fd)
+    return path
