@@ -129,6 +129,51 @@ def _score_batch(instrument: Instrument, batch_file: str) -> None:
         sys.exit(1)
 
 
+@main.command("wording")
+@with_appcontext
+def wording_command() -> None:
+    """List, per instrument and language, which wording forms show: a wording pack or the project labels."""
+    from formengine.wording import wording_packs
+
+    registry = get_registry()
+    packs = wording_packs(current_app._get_current_object())
+    click.echo(f"Wording packs directory: {packs.directory}")
+    for instrument in registry.sorted_instruments():
+        for lang in ("da", "en"):
+            pack = packs.get(instrument.id, lang)
+            if pack is not None:
+                click.echo(f"  {instrument.id} {lang}: wording pack {pack.path.name if pack.path else ''} "
+                           f"- {pack.source} (sha256 {pack.sha256[:12]}...)")
+                for warning in pack.warnings:
+                    click.echo(f"      warning: {warning}")
+            else:
+                licensed = instrument.definition.licence.get("official_wording_licensed", False)
+                note = " (official wording not installed)" if licensed else ""
+                click.echo(f"  {instrument.id} {lang}: project labels{note}")
+    problems = [status for status in packs.statuses if status.error]
+    if problems:
+        click.echo("Refused packs:")
+        for status in problems:
+            click.echo(f"  {status.error}")
+
+
+@main.command("norms")
+@with_appcontext
+def norms_command() -> None:
+    """List installed norm packs (instance/norms/) and any that were refused, with the reason."""
+    from formengine.norms import norm_packs
+
+    packs = norm_packs(current_app._get_current_object())
+    click.echo(f"Norm packs directory: {packs.directory}")
+    if not packs.statuses:
+        click.echo("  (none installed)")
+    for status in packs.statuses:
+        if status.error:
+            click.echo(f"  refused: {status.error}")
+        else:
+            click.echo(f"  {status.instrument_id}: {status.source} (sha256 {status.sha256[:12]}...)")
+
+
 @main.command("init-db")
 @with_appcontext
 def init_db_command() -> None:

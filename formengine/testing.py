@@ -11,7 +11,14 @@ Typical use in a plugin's tests::
 ``check_plugin`` validates each definition, checks item ids, that scoring
 returns every declared score, is deterministic and pure (no Flask, no
 database), that the derived answer schema rejects bad input, and that every
-known-answer vector in ``vectors.jsonl`` beside the plugin passes.
+known-answer vector in ``vectors.jsonl`` beside the plugin passes. Every
+result it sees must also keep the declared ranges and band codes, and every
+flag needs a readable message.
+
+The same checks are available as pytest fixtures without any import: the
+``formengine`` distribution registers :mod:`formengine.pytest_plugin` under
+the ``pytest11`` entry point (fixtures ``formengine_check_plugin``,
+``formengine_vectors`` and ``formengine_wording_pack``).
 """
 
 from __future__ import annotations
@@ -26,7 +33,14 @@ from types import ModuleType
 from typing import Any
 from unittest import mock
 
-from formengine.instruments import AnswerError, Instrument, ScoreResult, ScoringContext
+from formengine.instruments import (
+    AnswerError,
+    Definition,
+    DefinitionError,
+    Instrument,
+    ScoreResult,
+    ScoringContext,
+)
 from formengine.instruments.definition import iter_items
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,25}$")
@@ -110,7 +124,7 @@ def check_vector(instrument: Instrument, vector: Mapping[str, Any], where: str =
             return ScoreResult(valid=False, scores={})
         raise ConformanceError(f"{label}: expected the answers to be refused ({vector.get('note', '')})")
     result = instrument.score_answers(vector["answers"], _context(vector))
-    problems = []
+    problems = result_problems(instrument, result)
     if "valid" in expected and result.valid != expected["valid"]:
         problems.append(f"valid is {result.valid}, expected {expected['valid']}")
     for name, value in expected.get("scores", {}).items():
@@ -126,9 +140,43 @@ def check_vector(instrument: Instrument, vector: Mapping[str, Any], where: str =
     return result
 
 
-def check_instrument(instrument: Instrument, vectors: list[dict[str, Any]] | None = None) -> None:
-    """Every contract check on one instrument (see the module docstring)."""
+def result_problems(instrument: Instrument, result: ScoreResult) -> list[str]:
+    """Ways a result breaks its definition: undeclared or out-of-range scores or bands, bare flags."""
+    problems = []
+    for name, value in result.scores.items():
+        spec = instrument.definition.score_spec(name)
+        if spec is None:
+            problems.append(f"score {name!r} is not declared in the definition")
+            continue
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.append(f"score {name} is {value!r}, not a number or null")
+        elif ("min" in spec and value < spec["min"]) or ("max" in spec and value > spec["max"]):
+            problems.append(f"score {name} = {value} is outside {spec.get('min')}..{spec.get('max')}")
+    for name, band in result.bands.items():
+        spec = instrument.definition.score_spec(name)
+        if spec is not None and "bands" in spec and band not in spec["bands"]:
+            problems.append(f"band {band!r} of {name} is not one of {sorted(spec['bands'])}")
+        if spec is not None and result.scores.get(name) is None:
+            problems.append(f"{name} has a band but no value")
+    for flag in result.flags:
+        if not flag.code or not flag.message.strip():
+            problems.append(f"flag {flag.code!r} has no readable message")
+    return problems
+
+
+def check_instrument(instrument: Instrument, vectors: list[dict[str, Any]] | None = None,
+                     min_vectors: int = 0) -> None:
+    """Every contract check on one instrument (see the module docstring).
+
+    ``min_vectors`` is the least number of known-answer vectors the instrument must ship.
+    """
     definition = instrument.definition
+    try:
+        Definition(definition.data, definition.source)  # the meta-schema and cross-reference checks
+    except DefinitionError as exc:
+        raise ConformanceError(f"{instrument.id}: the definition does not validate: {exc}") from exc
     ids = [item["id"] for _, item in iter_items(definition.items)]
     for item_id in ids:
         if not ID_PATTERN.match(item_id):
@@ -137,6 +185,9 @@ def check_instrument(instrument: Instrument, vectors: list[dict[str, Any]] | Non
         raise ConformanceError(f"{instrument.id}: item ids are not unique")
     if not ID_PATTERN.match(instrument.id):
         raise ConformanceError(f"instrument id {instrument.id!r} is not ASCII snake_case of <= 26")
+    if len(vectors or []) < min_vectors:
+        raise ConformanceError(f"{instrument.id}: {len(vectors or [])} known-answer vectors, "
+                               f"at least {min_vectors} required")
 
     # The derived answer schema refuses unknown items and out-of-range codes.
     try:
@@ -146,28 +197,54 @@ def check_instrument(instrument: Instrument, vectors: list[dict[str, Any]] | Non
     else:
         raise ConformanceError(f"{instrument.id}: an unknown item id was accepted")
     for item in definition.items:
-        if item.get("type", "choice") == "choice":
-            bad = _impossible_code(definition.scale_options(item))
+        for bad in _bad_values(definition, item):
             try:
                 definition.validate_answers({item["id"]: bad})
             except AnswerError:
                 continue
-            raise ConformanceError(f"{instrument.id}: {item['id']} accepted the code {bad!r}")
+            raise ConformanceError(f"{instrument.id}: {item['id']} accepted the value {bad!r}")
 
-    samples = [{}, _first_options(instrument), _last_options(instrument)]
+    samples = [{}, sample_answers(instrument, "first"), sample_answers(instrument, "last")]
     samples += [v["answers"] for v in vectors or [] if not v["expected"].get("error")]
     with _no_flask_or_database():
         for answers in samples:
-            first = instrument.score_answers(answers, ScoringContext())
+            try:
+                first = instrument.score_answers(answers, ScoringContext())
+            except AnswerError as exc:
+                raise ConformanceError(f"{instrument.id}: a complete answer set was refused: {exc}") from exc
             missing = [n for n in definition.score_names if n not in first.scores]
             if missing:
                 raise ConformanceError(f"{instrument.id}: scoring did not return {missing}")
+            problems = result_problems(instrument, first)
+            if problems:
+                raise ConformanceError(f"{instrument.id}: " + "; ".join(problems) + f" for {answers}")
             reordered = dict(reversed(list(answers.items())))
             again = instrument.score_answers(reordered, ScoringContext())
             if again.to_dict() != first.to_dict():
                 raise ConformanceError(f"{instrument.id}: scoring is not deterministic for {answers}")
         for vector in vectors or []:
             check_vector(instrument, vector, f"{instrument.id} vector line {vector['_line']}")
+
+
+def _bad_values(definition: Definition, item: Mapping[str, Any]) -> list[Any]:
+    """Values the derived answer schema must refuse for ``item``."""
+    kind = item.get("type", "choice")
+    if kind == "choice":
+        return [_impossible_code(definition.scale_options(item))]
+    if kind == "boolean":
+        return ["yes", 2]
+    if kind == "text":
+        return [12, "x" * (item["max_length"] + 1)]
+    if kind == "number":
+        bad: list[Any] = ["7"]
+        if "max" in item:
+            bad.append(item["max"] + 1)
+        if "min" in item:
+            bad.append(item["min"] - 1)
+        return bad
+    if kind == "date":
+        return ["2024-13-40"]
+    return []
 
 
 def _impossible_code(options: list[dict[str, Any]]) -> Any:
@@ -177,20 +254,45 @@ def _impossible_code(options: list[dict[str, Any]]) -> Any:
     return "zz_not_a_code"
 
 
+def sample_answers(instrument: Instrument, which: str = "first") -> dict[str, Any]:
+    """A complete answer set: every top-level item answered with its first (or last) possible value.
+
+    Text items get a short text, so conditions such as ``required_if`` are met.
+    """
+    definition = instrument.definition
+    answers: dict[str, Any] = {}
+    for item in definition.items:
+        kind = item.get("type", "choice")
+        if kind == "choice":
+            options = definition.scale_options(item)
+            answers[item["id"]] = (options[0] if which == "first" else options[-1])["code"]
+        elif kind == "boolean":
+            answers[item["id"]] = which != "first"
+        elif kind == "text":
+            answers[item["id"]] = "sample"[: item["max_length"]]
+        elif kind == "number":
+            bound = item.get("min", 0) if which == "first" else item.get("max", item.get("min", 0))
+            answers[item["id"]] = int(bound) if item.get("integer") else bound
+        elif kind == "date":
+            answers[item["id"]] = "2024-01-31"
+    return answers
+
+
 def _first_options(instrument: Instrument) -> dict[str, Any]:
-    d = instrument.definition
-    return {i["id"]: d.scale_options(i)[0]["code"] for i in d.items if i.get("type", "choice") == "choice"}
+    return sample_answers(instrument, "first")
 
 
 def _last_options(instrument: Instrument) -> dict[str, Any]:
-    d = instrument.definition
-    return {i["id"]: d.scale_options(i)[-1]["code"] for i in d.items if i.get("type", "choice") == "choice"}
+    return sample_answers(instrument, "last")
 
 
-def check_plugin(plugin: ModuleType, vectors_file: str | Path | None = None) -> list[Instrument]:
+def check_plugin(plugin: ModuleType, vectors_file: str | Path | None = None,
+                 *, min_vectors: int = 0) -> list[Instrument]:
     """Run every conformance check on a plugin module and its ``vectors.jsonl``.
 
-    Returns the plugin's instruments so a test can go on with them.
+    ``min_vectors`` is the least number of vectors each instrument must ship
+    (the bundled plugins ask for 15). Returns the plugin's instruments so a
+    test can go on with them.
     """
     instruments = instruments_of(plugin)
     if not instruments:
@@ -201,7 +303,7 @@ def check_plugin(plugin: ModuleType, vectors_file: str | Path | None = None) -> 
     single = instruments[0].id if len(instruments) == 1 else None
     for instrument in instruments:
         own = [v for v in vectors if v.get("instrument", single) == instrument.id]
-        check_instrument(instrument, own)
+        check_instrument(instrument, own, min_vectors=min_vectors)
     unknown = {v.get("instrument") for v in vectors} - {i.id for i in instruments} - {None}
     if unknown:
         raise ConformanceError(f"vectors name unknown instruments: {sorted(unknown)}")
@@ -233,3 +335,40 @@ def reset_database(engine: Any) -> None:
         else:
             for table in tables:
                 conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+# -- property-test helpers (need hypothesis, which is in the "test" extra) ---------
+
+def complete_required(instrument: Instrument, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """``answers`` plus a sample value for every item whose ``required_if`` now holds but is unanswered."""
+    definition = instrument.definition
+    filled = dict(answers)
+    sample = sample_answers(instrument, "first")
+    for item in definition.items:
+        if item["id"] not in filled and "required_if" in item and definition.is_required(item, filled):
+            filled[item["id"]] = sample[item["id"]]
+    return filled
+
+
+def answer_sets(instrument: Instrument) -> Any:
+    """A hypothesis strategy of valid answer sets for ``instrument``: any subset of items, any codes.
+
+    Items that become required through ``required_if`` are filled in, so every
+    drawn set passes the derived answer schema (missing answers stay missing).
+    """
+    from hypothesis import strategies as st
+
+    definition = instrument.definition
+    optional: dict[str, Any] = {}
+    for item in definition.items:
+        kind = item.get("type", "choice")
+        if kind == "choice":
+            optional[item["id"]] = st.sampled_from([o["code"] for o in definition.scale_options(item)])
+        elif kind == "boolean":
+            optional[item["id"]] = st.booleans()
+        elif kind == "text":
+            size = min(20, item["max_length"])
+            optional[item["id"]] = st.text(alphabet="abcæøå ", min_size=1, max_size=size).filter(str.strip)
+        elif kind == "number" and item.get("integer"):
+            optional[item["id"]] = st.integers(item.get("min", -1000), item.get("max", 1000))
+    return st.fixed_dictionaries({}, optional=optional).map(lambda a: complete_required(instrument, a))

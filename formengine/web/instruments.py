@@ -12,6 +12,7 @@ from formengine.db import db_session
 from formengine.forms import build_form_class, form_answers
 from formengine.instruments import AnswerError
 from formengine.responses import submit_new_response
+from formengine.scoring_context import scoring_context
 from formengine.web.errors import render_error
 from formengine.web.scoping import response_or_404
 from formengine.wording import texts_for
@@ -53,6 +54,7 @@ def fill(instrument_id: str):
                 entered_by=current_user.id,
                 wording=texts.record(),
                 language=lang,
+                context=scoring_context(current_app._get_current_object(), instrument),
             )
         except AnswerError as exc:
             session.rollback()
