@@ -51,6 +51,26 @@ def plugins_command() -> None:
             click.echo(f"  {problem.name}  [{problem.source}]: {problem.reason}")
 
 
+@main.command("new-plugin")
+@click.argument("name")
+@click.option("--dir", "directory", default=".", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to create the plugin project NAME/ in.")
+def new_plugin_command(name: str, directory: Path) -> None:
+    """Write a new instrument plugin project NAME/ that installs and passes its tests as generated."""
+    from formengine.scaffold import ScaffoldError, new_plugin
+
+    try:
+        project = new_plugin(name, directory)
+    except ScaffoldError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write the plugin: {exc}")
+    click.echo(f"Created the plugin project {project}")
+    click.echo(f"Next: cd {project} && pip install -e . && pytest && formengine plugins")
+    click.echo("Guide: docs/plugins.md")
+
+
 def _instrument(instrument_id: str) -> Instrument:
     registry = get_registry()
     instrument = registry.get(instrument_id)
