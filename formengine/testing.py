@@ -42,6 +42,7 @@ from formengine.instruments import (
     ScoringContext,
 )
 from formengine.instruments.definition import iter_items
+from formengine.instruments.instrument import ScoringError
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,25}$")
 
@@ -204,7 +205,7 @@ def check_instrument(instrument: Instrument, vectors: list[dict[str, Any]] | Non
                 continue
             raise ConformanceError(f"{instrument.id}: {item['id']} accepted the value {bad!r}")
 
-    samples = [{}, sample_answers(instrument, "first"), sample_answers(instrument, "last")]
+    samples = [{}] + [sample_answers(instrument, which) for which in ("first", "last", "mixed")]
     samples += [v["answers"] for v in vectors or [] if not v["expected"].get("error")]
     with _no_flask_or_database():
         for answers in samples:
@@ -212,9 +213,8 @@ def check_instrument(instrument: Instrument, vectors: list[dict[str, Any]] | Non
                 first = instrument.score_answers(answers, ScoringContext())
             except AnswerError as exc:
                 raise ConformanceError(f"{instrument.id}: a complete answer set was refused: {exc}") from exc
-            missing = [n for n in definition.score_names if n not in first.scores]
-            if missing:
-                raise ConformanceError(f"{instrument.id}: scoring did not return {missing}")
+            except ScoringError as exc:
+                raise ConformanceError(f"{instrument.id}: {exc}") from exc
             problems = result_problems(instrument, first)
             if problems:
                 raise ConformanceError(f"{instrument.id}: " + "; ".join(problems) + f" for {answers}")
@@ -257,25 +257,36 @@ def _impossible_code(options: list[dict[str, Any]]) -> Any:
 def sample_answers(instrument: Instrument, which: str = "first") -> dict[str, Any]:
     """A complete answer set: every top-level item answered with its first (or last) possible value.
 
-    Text items get a short text, so conditions such as ``required_if`` are met.
+    ``which="mixed"`` alternates first and last from item to item (so order
+    dependence shows). Text items get a short text, so conditions such as
+    ``required_if`` are met.
     """
     definition = instrument.definition
     answers: dict[str, Any] = {}
-    for item in definition.items:
-        kind = item.get("type", "choice")
-        if kind == "choice":
-            options = definition.scale_options(item)
-            answers[item["id"]] = (options[0] if which == "first" else options[-1])["code"]
-        elif kind == "boolean":
-            answers[item["id"]] = which != "first"
-        elif kind == "text":
-            answers[item["id"]] = "sample"[: item["max_length"]]
-        elif kind == "number":
-            bound = item.get("min", 0) if which == "first" else item.get("max", item.get("min", 0))
-            answers[item["id"]] = int(bound) if item.get("integer") else bound
-        elif kind == "date":
-            answers[item["id"]] = "2024-01-31"
+    for index, item in enumerate(definition.items):
+        end = ("first" if index % 2 == 0 else "last") if which == "mixed" else which
+        value = _sample_value(definition, item, end)
+        if value is not None:
+            answers[item["id"]] = value
     return answers
+
+
+def _sample_value(definition: Definition, item: Mapping[str, Any], end: str) -> Any:
+    """The first or last possible value of one item (None for groups)."""
+    kind = item.get("type", "choice")
+    if kind == "choice":
+        options = definition.scale_options(item)
+        return (options[0] if end == "first" else options[-1])["code"]
+    if kind == "boolean":
+        return end != "first"
+    if kind == "text":
+        return "sample"[: item["max_length"]]
+    if kind == "number":
+        bound = item.get("min", 0) if end == "first" else item.get("max", item.get("min", 0))
+        return int(bound) if item.get("integer") else bound
+    if kind == "date":
+        return "2024-01-31"
+    return None
 
 
 def _first_options(instrument: Instrument) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Wording packs: validated at load, shown on the form, recorded on the response, listed by `formengine wording`."""
+"""Wording packs: validated at load, shown on the form, recorded on the response, listed by the CLI."""
 
 import hashlib
 import json
