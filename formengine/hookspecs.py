@@ -36,6 +36,15 @@ def formengine_render_widget(item, definition, value, lang, texts):
     (``markupsafe.Markup``) with form controls named after the item id, or None
     when the widget is not yours. The first non-None result is used; with no
     result the stepper falls back to the item type's standard control.
+
+    The stepper puts the result inside the question's ``fieldset`` under its
+    ``legend``, so return the controls only. Posted values use the standard
+    encoding: the JSON of the code for a choice (``"concern"``, ``3``),
+    ``true``/``false`` for yes/no, ``YYYY-MM-DD`` for a date, plain text or a
+    number otherwise. Inside a repeatable group the stepper names controls
+    ``<group>__<index>__<item>``, which this hook is not told, so give widgets
+    to top-level items only. ``texts.item(item, lang)`` and
+    ``texts.option(item, option, lang)`` give the wording in use.
     """
 
 
@@ -49,6 +58,13 @@ def formengine_result_view(response, instrument, history, lang):
     instrument (oldest first), ``lang`` "da" or "en". Return HTML
     (``markupsafe.Markup``) or None to keep the standard score table. The first
     non-None result is used.
+
+    Plugins may read these attributes of ``response`` and of each ``history``
+    entry: ``answers`` (item id -> answer), ``submitted_at`` and ``created_at``
+    (aware UTC datetimes), ``instrument_version``, ``language`` and
+    ``current_score`` (``scores``, ``bands``, ``flags``, ``valid``; may be None).
+    Everything else on them is private. Answers are the family's own words:
+    render through ``formengine.api.render_plugin_template`` (autoescaped).
     """
 
 

@@ -44,4 +44,4 @@ def formengine_result_view(response, instrument, history, lang) -> Markup | None
     if instrument is None or instrument.id != INSTRUMENT_ID:
         return None
     answers: dict[str, Any] = dict(getattr(response, "answers", None) or {})
-    return views.triangle(answers, instrument.definition, lang)
+    return views.triangle(answers, instrument.definition, lang, views.remarks(response))

@@ -96,8 +96,17 @@ def triangle_data(answers: Mapping[str, Any], definition: Definition, lang: str)
     return sides
 
 
-def triangle(answers: Mapping[str, Any], definition: Definition, lang: str) -> Markup:
-    """The result view: the triangle (SVG) and, below it, the same content as a table per side."""
+def remarks(response: Any) -> list[str]:
+    """The scoring's remarks on a stored response (its flags' messages), if it has been scored."""
+    score = getattr(response, "current_score", None)
+    flags = getattr(score, "flags", None) or []
+    return [str(flag.get("message", "")) for flag in flags if isinstance(flag, dict)]
+
+
+def triangle(
+    answers: Mapping[str, Any], definition: Definition, lang: str, notes: list[str] | None = None
+) -> Markup:
+    """The result view: the triangle (SVG), the scoring's remarks, and the content as a table per side."""
     sides = triangle_data(answers, definition, lang)
     points = " ".join(f"{x:g},{y:g}" for x, y in (APEX, LEFT, RIGHT))
     return render_plugin_template(
@@ -105,14 +114,14 @@ def triangle(answers: Mapping[str, Any], definition: Definition, lang: str) -> M
         sides=sides, points=points, lang=lang, centre=text(CENTRE_LABEL, lang),
         legend=[(code, SYMBOLS[code], label) for code, label in _rating_labels(definition, lang).items()
                 if code is not None],
-        title=definition.title(lang),
+        title=definition.title(lang), remarks=notes or [],
     )
 
 
 def rating_widget(
     item: Mapping[str, Any], definition: Definition, value: Any, lang: str, texts: Any
 ) -> Markup:
-    """Radio buttons named after the item; values are JSON-encoded codes, like the standard control."""
+    """Radio buttons named after the item, with symbols; values are JSON codes, as in the standard control."""
     def option_label(option: Mapping[str, Any]) -> str:
         return texts.option(item, option, lang) if texts is not None else text(option["label"], lang)
 
@@ -126,7 +135,4 @@ def rating_widget(
         }
         for o in definition.scale_options(item)
     ]
-    label = texts.item(item, lang) if texts is not None else text(item["label"], lang)
-    return render_plugin_template(
-        __package__, "ics/rating.html", item_id=item["id"], label=label, options=options,
-    )
+    return render_plugin_template(__package__, "ics/rating.html", item_id=item["id"], options=options)

@@ -161,5 +161,12 @@ def result(response: Any, history: list[Any], definition: Definition, lang: str)
         __package__, "loft/progress.html",
         chart=chart_data(series, lang), lang=lang, worksheets=len(history) + 1,
         goals=_goals(answers, lang), notes=_notes(answers, definition, lang),
-        box={"left": LEFT, "right": RIGHT, "top": TOP, "bottom": BOTTOM},
+        box={"left": LEFT, "right": RIGHT, "top": TOP, "bottom": BOTTOM}, remarks=remarks(response),
     )
+
+
+def remarks(response: Any) -> list[str]:
+    """The scoring's remarks on a stored response (its flags' messages), if it has been scored."""
+    score = getattr(response, "current_score", None)
+    flags = getattr(score, "flags", None) or []
+    return [str(flag.get("message", "")) for flag in flags if isinstance(flag, dict)]

@@ -14,7 +14,7 @@ from plugins.loft.views import chart_data, goal_series
 
 @pytest.fixture(scope="module")
 def instrument():
-    return check_plugin(loft)[0]
+    return check_plugin(loft, min_vectors=15)[0]
 
 
 def worksheet(goals, submitted=None, **notes):
@@ -98,6 +98,14 @@ def test_the_result_view_draws_a_line_per_goal_over_the_persons_worksheets(instr
     # the family's own words are shown as text
     assert "<i>hver</i>" not in html and "Komme i skole &lt;i&gt;hver&lt;/i&gt; dag" in html
     assert "Vækkeur &amp; madpakke" in html and "01.07.2026" in html
+
+
+def test_the_result_view_shows_the_scorings_remarks(instrument):
+    answers = {"goals": [goal(2, 6, "2026-01-10"), goal(2, 8, "2026-01-10")]}
+    flags = instrument.score_answers(answers).to_dict()["flags"]
+    stored = SimpleNamespace(answers=answers, submitted_at=None, current_score=SimpleNamespace(flags=flags))
+    html = str(loft.formengine_result_view(stored, instrument, [], "en"))
+    assert "Two goals share a goal number (2)" in html
 
 
 def test_a_first_worksheet_shows_points_without_lines(instrument):
