@@ -59,7 +59,8 @@ def available_ids(session: Session, registry: PluginRegistry, municipality_id: i
 
 
 def set_enabled(session: Session, registry: PluginRegistry, municipality: Municipality,
-                instrument_id: str, enabled: bool, *, user: Any = None) -> InstrumentSetting:
+                instrument_id: str, enabled: bool, *, user: Any = None,
+                username: str | None = None) -> InstrumentSetting:
     """Enable or disable an instrument for a municipality (recorded in the audit trail).
 
     Enabling needs the instrument to be installed; disabling works for any
@@ -79,7 +80,7 @@ def set_enabled(session: Session, registry: PluginRegistry, municipality: Munici
     setting.changed_at = utcnow()
     setting.changed_by = getattr(user, "id", None)
     audit.record(session, "enable" if enabled else "disable", "instrument", instrument_id,
-                 user=user, municipality_id=municipality.id)
+                 user=user, municipality_id=municipality.id, username=username)
     session.flush()
     return setting
 

@@ -214,7 +214,7 @@ def demo_command() -> None:
     db = get_db()
     db.upgrade()
     with db.session() as session:
-        summary = load_demo(session, get_registry())
+        summary = load_demo(session, get_registry(), cases=True)
     click.echo(summary)
 
 
@@ -304,3 +304,8 @@ def report_progression_command(instrument_id: str, score_name: str, from_wave: s
         click.echo(f"  95% CI of the change: {low:+.2f} to {high:+.2f}")
     if summary["effect_size"] is not None:
         click.echo(f"  effect size (change / SD of changes): {summary['effect_size']:+.2f}")
+
+
+from formengine.admin_cli import admin_group  # noqa: E402 - registered after the core commands
+
+main.add_command(admin_group)

@@ -1,8 +1,16 @@
-"""Demo data: two municipalities and their demo logins (all with password ``demo``)."""
+"""Demo data: two municipalities, their demo logins (all with password ``demo``) and, on request,
+families with persons, consent and several answered measurements so the pages and reports have data.
+
+For demonstration only: the names are invented and the answers are generated.
+"""
 
 from __future__ import annotations
 
+import logging
+import random
 import secrets
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,7 +19,10 @@ from formengine.models import (
     ROLE_MUNICIPALITY_ADMIN,
     ROLE_SYSADMIN,
     ROLE_TEAM_MEMBER,
+    Consent,
+    Family,
     Municipality,
+    Person,
     User,
 )
 from formengine.plugins import PluginRegistry
@@ -28,8 +39,14 @@ USERS = (
 )
 
 
-def load_demo(session: Session, registry: PluginRegistry) -> str:
-    """Create what is missing; running it twice changes nothing."""
+def load_demo(session: Session, registry: PluginRegistry, *, cases: bool = False,
+              today: date | None = None) -> str:
+    """Create what is missing; running it twice changes nothing.
+
+    With ``cases`` the municipalities also get every installed instrument
+    enabled, the default plan, about ten families (DEMO-A-01…, DEMO-B-01…)
+    with consent, and answered measurements up to ``today``.
+    """
     municipalities = {}
     for name in MUNICIPALITIES:
         municipality = session.scalar(select(Municipality).where(Municipality.name == name))
@@ -50,7 +67,200 @@ def load_demo(session: Session, registry: PluginRegistry) -> str:
                 municipality_id=municipalities[municipality_name].id if municipality_name else None,
             ))
     session.flush()
+    summary = ""
+    if cases:
+        summary = " " + _load_cases(session, registry, municipalities, today or date.today())
     return (
         "Demo data loaded: municipalities " + ", ".join(MUNICIPALITIES)
         + "; logins " + ", ".join(u[0] for u in USERS) + f" (password '{DEMO_PASSWORD}'; demonstration only)."
+        + summary
     )
+
+
+# -- families, persons, consent, answered waves --------------------------------------
+
+log = logging.getLogger(__name__)
+
+# (case suffix, months since enrolment, closed months ago or None,
+#  persons as (role, invented name, age in years today, sex, consent recorded))
+FAMILIES: dict[str, list[tuple[str, int, int | None, list[tuple[str, str, int, str, bool]]]]] = {
+    "Demo Kommune A": [
+        ("01", 19, None, [("parent", "Mona", 41, "female", True), ("child", "Ali", 14, "male", True),
+                          ("child", "Sara", 9, "female", True)]),
+        ("02", 13, None, [("parent", "Jens", 45, "male", True), ("parent", "Lise", 43, "female", True),
+                          ("youth", "Mikkel", 17, "male", True)]),
+        ("03", 7, None, [("parent", "Fatima", 38, "female", True), ("child", "Omar", 12, "male", True),
+                         ("child", "Noor", 6, "female", True)]),
+        ("04", 1, None, [("parent", "Hanne", 36, "female", True), ("child", "Emil", 11, "male", True)]),
+        ("05", 20, 1, [("parent", "Karim", 47, "male", True), ("youth", "Yusuf", 18, "male", True)]),
+        ("06", 0, None, [("parent", "Birgit", 39, "female", False), ("child", "Freja", 13, "female", False)]),
+    ],
+    "Demo Kommune B": [
+        ("01", 12, None, [("parent", "Pia", 44, "female", True), ("youth", "Ahmed", 16, "male", True),
+                          ("child", "Lina", 10, "female", True)]),
+        ("02", 6, None, [("parent", "Tom", 50, "male", True), ("youth", "Jonas", 19, "male", True)]),
+        ("03", 3, None, [("parent", "Amira", 35, "female", True), ("child", "Zainab", 8, "female", True)]),
+        ("04", 9, None, [("parent", "Ole", 42, "male", True), ("child", "Kasper", 15, "male", True)]),
+    ],
+}
+MODES_WEIGHTED = ("in_person",) * 6 + ("phone", "paper")
+
+
+def _load_cases(session: Session, registry: PluginRegistry, municipalities: dict[str, Municipality],
+                today: date) -> str:
+    from formengine import catalogue
+
+    made = 0
+    answered = 0
+    for name, families in FAMILIES.items():
+        municipality = municipalities[name]
+        team = session.scalar(select(User).where(User.municipality_id == municipality.id,
+                                                 User.role == ROLE_TEAM_MEMBER).order_by(User.id))
+        enabled = catalogue.enabled_ids(session, municipality.id)
+        for instrument in registry.sorted_instruments():
+            if instrument.id not in enabled:
+                catalogue.set_enabled(session, registry, municipality, instrument.id, True, user=team)
+        if not (municipality.settings or {}).get("rounds_start"):
+            municipality.settings = {**(municipality.settings or {}),
+                                     "rounds_start": _months_before(today, 18).isoformat()}
+        catalogue.ensure_plan(session, registry, municipality)
+        letter = name[-1]
+        for suffix, months, closed_ago, persons in families:
+            case_ref = f"DEMO-{letter}-{suffix}"
+            if session.scalar(select(Family.id).where(Family.municipality_id == municipality.id,
+                                                      Family.case_ref == case_ref)) is not None:
+                continue
+            rng = random.Random(case_ref)
+            enrolled = _months_before(today, months) - timedelta(days=rng.randint(0, 20))
+            family = Family(municipality_id=municipality.id, case_ref=case_ref, enrolled_on=enrolled)
+            session.add(family)
+            session.flush()
+            for role, first_name, age, sex, consented in persons:
+                born = _months_before(today, 12 * age) - timedelta(days=rng.randint(1, 300))
+                person = Person(family_id=family.id, municipality_id=municipality.id, role=role,
+                                name=first_name, birth_date=born, sex=sex)
+                session.add(person)
+                session.flush()
+                if consented:
+                    session.add(Consent(
+                        person_id=person.id, municipality_id=municipality.id,
+                        given_by=first_name if role != "child" else "Forælder med forældremyndighed",
+                        given_on=enrolled, scope="Målinger i familieindsatsen og anonymiseret evaluering.",
+                        recorded_by=team.id if team else None))
+            session.flush()
+            session.refresh(family)
+            if closed_ago is not None:
+                from formengine.measurement import close_family
+
+                close_family(session, family, _months_before(today, closed_ago), close_persons=True,
+                             today=today)
+            answered += _answer_waves(session, registry, municipality, family, team, today, rng)
+            made += 1
+        answered += _answer_rounds(session, registry, municipality, team, today)
+    session.flush()
+    return f"{made} demo families, {answered} answered forms."
+
+
+def _months_before(day: date, months: int) -> date:
+    from formengine.plan import add_months
+
+    return add_months(day, -months)
+
+
+def _answer_waves(session: Session, registry: PluginRegistry, municipality: Municipality, family: Family,
+                  team: User | None, today: date, rng: random.Random) -> int:
+    """Answer the waves whose window has passed (and half of the current one) with plausible answers."""
+    from formengine import catalogue
+    from formengine.measurement import family_plan, has_consent
+    from formengine.plan import STATUS_DUE
+
+    count = 0
+    views = family_plan(session, registry, family, today)
+    for index, view in enumerate(views):
+        current = view.status == STATUS_DUE
+        if view.wave.due_on > today or (not current and view.window[1] >= today):
+            continue
+        if current and rng.random() < 0.5:
+            continue
+        schedule = catalogue.schedule_for(municipality)
+        day = min(today, view.wave.due_on + timedelta(days=rng.randint(0, schedule.tolerance_weeks * 7 // 2)))
+        for entry in view.entries:
+            if entry.response is not None or entry.person is None:
+                continue
+            if not has_consent(entry.person, day) or (current and rng.random() < 0.4):
+                continue
+            if _answer(session, registry, municipality.id, entry.instrument_id, view.wave.id, day, team, rng,
+                       progress=index, person_id=entry.person.id, about_id=entry.about.id):
+                count += 1
+    return count
+
+
+def _answer_rounds(session: Session, registry: PluginRegistry, municipality: Municipality,
+                   team: User | None, today: date) -> int:
+    """The municipality's own past rounds (e.g. fidelity), answered."""
+    from formengine.measurement import municipality_plan
+    from formengine.plan import STATUS_UPCOMING
+
+    rng = random.Random(municipality.name)
+    count = 0
+    for index, view in enumerate(municipality_plan(session, registry, municipality, today)):
+        if view.status == STATUS_UPCOMING or view.wave.due_on > today:
+            continue
+        for entry in view.entries:
+            if entry.response is None and _answer(session, registry, municipality.id, entry.instrument_id,
+                                                  view.wave.id, view.wave.due_on, team, rng, progress=index):
+                count += 1
+    return count
+
+
+def _answer(session: Session, registry: PluginRegistry, municipality_id: int, instrument_id: str,
+            wave_id: int,
+            day: date, team: User | None, rng: random.Random, *, progress: int,
+            person_id: int | None = None, about_id: int | None = None) -> bool:
+    """Generate and submit one answer set, scored by the instrument's own scoring; skip what it refuses."""
+    from formengine.responses import submit_new_response
+
+    instrument = registry.get(instrument_id)
+    if instrument is None:
+        return False
+    answers = plausible_answers(instrument.definition, rng, progress)
+    try:
+        with session.begin_nested():
+            response = submit_new_response(
+                session, instrument, answers, municipality_id=municipality_id,
+                entered_by=team.id if team else None, wording={"kind": "project_labels"},
+                mode=rng.choice(MODES_WEIGHTED), person_id=person_id, about_person_id=about_id,
+                wave_id=wave_id)
+            at = datetime.combine(day, time(10, rng.randint(0, 59)), tzinfo=UTC)
+            response.created_at = response.updated_at = response.submitted_at = at
+            session.flush()
+    except Exception as exc:  # noqa: BLE001 - a plugin refusing generated answers must not stop the demo
+        log.warning("demo: %s answers skipped: %s", instrument_id, type(exc).__name__)
+        return False
+    return True
+
+
+def plausible_answers(definition: Any, rng: random.Random, progress: int = 0) -> dict[str, Any]:
+    """Answers to every shown item, drifting a little along each scale with each later wave.
+
+    Choice items pick a position near a per-form baseline that moves by about
+    a tenth of the scale per wave, so progress reports show change.
+    """
+    answers: dict[str, Any] = {}
+    base = rng.uniform(0.2, 0.6)
+    for item in definition.items:
+        if not definition.is_shown(item, answers):
+            continue
+        kind = item.get("type", "choice")
+        if kind == "choice":
+            options = definition.scale_options(item)
+            position = min(0.999, max(0.0, base + 0.08 * progress + rng.uniform(-0.2, 0.2)))
+            answers[item["id"]] = options[int(position * len(options))]["code"]
+        elif kind == "boolean":
+            answers[item["id"]] = rng.random() < 0.3
+        elif kind == "number" and definition.is_required(item, answers):
+            low, high = item.get("min", 0), item.get("max", 10)
+            answers[item["id"]] = rng.randint(int(low), int(high)) if item.get("integer") else float(low)
+        elif kind == "text" and definition.is_required(item, answers):
+            answers[item["id"]] = "-"
+    return answers

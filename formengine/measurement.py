@@ -14,6 +14,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from formengine.catalogue import available_ids, municipality_start, plan_rules, schedule_for
@@ -60,7 +61,7 @@ def active_consent(person: Person, on: date) -> Consent | None:
 
 # -- can this measurement be taken? ------------------------------------------------
 
-def check_can_measure(session: Session, user: Any, person: Person | None, wave: Wave, *,
+def check_can_measure(session: Session, user: Any, person: Person | None, wave: Wave | None, *,
                       about_person: Person | None = None, on: date | None = None) -> None:
     """Raise :class:`MeasurementRefused` unless ``user`` may measure ``person`` at ``wave`` on ``on``.
 
@@ -73,6 +74,8 @@ def check_can_measure(session: Session, user: Any, person: Person | None, wave: 
     ``person`` None means a municipality-level form (answered for the municipality).
     """
     on = on or date.today()
+    if wave is None:
+        raise MeasurementRefused(_("A measurement belongs to a measurement round; start it from the plan."))
     municipality_id = wave.municipality_id
     if not getattr(user, "is_sysadmin", False) and getattr(user, "municipality_id", None) != municipality_id:
         raise MeasurementRefused(_("Not found."))
@@ -103,7 +106,9 @@ def check_can_measure(session: Session, user: Any, person: Person | None, wave: 
     for subject in subjects:
         if subject.family_id != person.family_id:
             raise MeasurementRefused(_("Both persons must belong to the same family."))
-        if subject.closed_on is not None and subject.closed_on < on:
+        closed_with_family = wave.kind == "closing" and subject.closed_on is not None \
+            and subject.closed_on >= wave.due_on
+        if subject.closed_on is not None and subject.closed_on < on and not closed_with_family:
             raise MeasurementRefused(_("%(person)s was closed on %(day)s and cannot be measured.",
                                        person=_label(subject), day=subject.closed_on.isoformat()))
         if not has_consent(subject, on):
@@ -120,17 +125,23 @@ def _label(person: Person) -> str:
 def _sync(session: Session, existing: list[Wave], slots: list[WaveSlot], municipality_id: int,
           family_id: int | None) -> list[Wave]:
     by_key = {(w.kind, w.due_on): w for w in existing}
+    missing = [slot for slot in slots if (slot.kind, slot.due_on) not in by_key]
+    if not missing:
+        return sorted(existing, key=lambda w: w.number)
     waves = list(existing)
-    for slot in slots:
-        if (slot.kind, slot.due_on) in by_key:
-            continue
-        number = max((w.number for w in waves), default=0) + 1
-        wave = Wave(municipality_id=municipality_id, family_id=family_id, kind=slot.kind,
-                    number=number, due_on=slot.due_on)
-        session.add(wave)
-        waves.append(wave)
-        by_key[(slot.kind, slot.due_on)] = wave
-    session.flush()
+    try:
+        # A savepoint, so that a parallel request creating the same wave first only costs a re-read.
+        with session.begin_nested():
+            for slot in missing:
+                number = max((w.number for w in waves), default=0) + 1
+                wave = Wave(municipality_id=municipality_id, family_id=family_id, kind=slot.kind,
+                            number=number, due_on=slot.due_on)
+                session.add(wave)
+                waves.append(wave)
+    except IntegrityError:
+        stmt = select(Wave).where(Wave.municipality_id == municipality_id)
+        stmt = stmt.where(Wave.family_id.is_(None) if family_id is None else Wave.family_id == family_id)
+        waves = list(session.scalars(stmt))
     return sorted(waves, key=lambda w: w.number)
 
 

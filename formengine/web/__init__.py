@@ -50,6 +50,10 @@ def init_web(app: Flask) -> None:
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(instruments.bp)
+    from formengine.web import admin, cases
+
+    app.register_blueprint(cases.bp)
+    app.register_blueprint(admin.bp)
     errors.register(app)
 
     @app.errorhandler(CSRFError)

@@ -1,20 +1,37 @@
-"""Log in and out (Flask-Login, argon2-hashed passwords)."""
+"""Log in and out (Flask-Login, argon2-hashed passwords), with throttling of failed logins.
+
+Throttling counts failed attempts in the database (the append-only audit
+trail), not in process memory, so it holds across several gunicorn workers
+and restarts: after ``LOGIN_MAX_FAILURES`` failures for one username from one
+address within ``LOGIN_FAILURE_WINDOW_MINUTES``, or ``LOGIN_MAX_FAILURES_PER_IP``
+failures from one address for any usernames, further attempts are refused
+with 429 and a clear message, even with the right password, until the window
+has passed. Every login, failure, refusal and logout is in the audit trail.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from formengine import audit
 from formengine.db import db_session
-from formengine.models import User, utcnow
+from formengine.models import AuditEvent, User, utcnow
 from formengine.security import verify_secret
+
+THROTTLE_DEFAULTS = {
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_MAX_FAILURES_PER_IP": 20,
+    "LOGIN_FAILURE_WINDOW_MINUTES": 15,
+}
 
 bp = Blueprint("auth", __name__)
 
@@ -28,7 +45,33 @@ def _safe_next(target: str | None) -> str:
     """Only same-site relative paths; anything else goes to the start page."""
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
-    return url_for("instruments.index")
+    return url_for("cases.due")
+
+
+def _setting(name: str) -> int:
+    return int(current_app.config.get(name, THROTTLE_DEFAULTS[name]))
+
+
+def _client_address() -> str:
+    # Behind a proxy, configure werkzeug's ProxyFix so remote_addr is the client's address.
+    return (request.remote_addr or "unknown")[:45]
+
+
+def _failures(session_db, username: str, address: str) -> tuple[int, int]:
+    """Failed logins within the window: for this username from this address, and from this address."""
+    since = utcnow() - timedelta(minutes=_setting("LOGIN_FAILURE_WINDOW_MINUTES"))
+    ip = AuditEvent.detail["ip"].as_string()
+    base = select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "login_failed", AuditEvent.entity == "login", AuditEvent.at >= since,
+        ip == address)
+    per_user = session_db.scalar(base.where(AuditEvent.entity_id == username[:64])) or 0
+    per_ip = session_db.scalar(base) or 0
+    return per_user, per_ip
+
+
+def _throttled(session_db, username: str, address: str) -> bool:
+    per_user, per_ip = _failures(session_db, username, address)
+    return per_user >= _setting("LOGIN_MAX_FAILURES") or per_ip >= _setting("LOGIN_MAX_FAILURES_PER_IP")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -38,7 +81,18 @@ def login():
     status = 200
     if form.validate_on_submit():
         session_db = db_session()
-        user = session_db.scalar(select(User).where(User.username == form.username.data.strip()))
+        username = form.username.data.strip()
+        address = _client_address()
+        user = session_db.scalar(select(User).where(User.username == username))
+        municipality_id = user.municipality_id if user is not None else None
+        if _throttled(session_db, username, address):
+            audit.record(session_db, "login_throttled", "login", username, {"ip": address},
+                         user=user, username=username, municipality_id=municipality_id)
+            session_db.commit()
+            minutes = _setting("LOGIN_FAILURE_WINDOW_MINUTES")
+            error = _("Too many failed logins. Wait %(minutes)d minutes and try again, or ask your "
+                      "administrator.", minutes=minutes)
+            return render_template("auth/login.html", form=form, error=error), 429
         if user is not None and user.active and verify_secret(user.password_hash, form.password.data):
             lang = session.get("lang")
             session.clear()
@@ -46,8 +100,12 @@ def login():
                 session["lang"] = lang
             login_user(user)
             user.last_login_at = utcnow()
+            audit.record(session_db, "login", "user", user.id, {"ip": address}, user=user)
             session_db.commit()
             return redirect(_safe_next(request.args.get("next")))
+        audit.record(session_db, "login_failed", "login", username, {"ip": address},
+                     user=None, username=username, municipality_id=municipality_id)
+        session_db.commit()
         error = _("Wrong username or password.")
         status = 401
     elif request.method == "POST":
@@ -59,6 +117,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    session_db = db_session()
+    audit.record(session_db, "logout", "user", current_user.id)
+    session_db.commit()
     logout_user()
     lang = session.get("lang")
     session.clear()

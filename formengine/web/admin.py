@@ -1,0 +1,295 @@
+"""Administration of a municipality: its instrument catalogue, its measurement plan, its audit trail.
+
+Municipality administrators manage their own municipality; a system
+administrator picks one with ``?municipality=<id>``. Team members get 403.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import IntegerField, SelectField, SelectMultipleField
+from wtforms.validators import NumberRange, Optional
+
+from formengine import audit
+from formengine.app import get_registry
+from formengine.catalogue import (
+    CatalogueError,
+    add_rule,
+    available_ids,
+    enabled_ids,
+    plan_rows,
+    remove_rule,
+    reset_plan,
+    schedule_for,
+    set_enabled,
+)
+from formengine.db import db_session
+from formengine.models import AuditEvent, Municipality
+from formengine.plan import ABOUT, FILLED_BY, RESPONDENT_ROLES, WAVE_KINDS, PlanError, Rule, Schedule
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def admin_required(view):
+    """Signed in as a system or municipality administrator, else 403."""
+    @wraps(view)
+    @login_required
+    def wrapper(*args: Any, **kwargs: Any):
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def _municipality() -> Municipality | None:
+    """The municipality administered: the admin's own, or the one a system administrator chose."""
+    session = db_session()
+    if current_user.is_sysadmin:
+        raw = request.values.get("municipality", "")
+        if not raw:
+            return None
+        municipality = session.get(Municipality, int(raw)) if raw.isdigit() else None
+        if municipality is None:
+            abort(404)
+        return municipality
+    municipality = session.get(Municipality, current_user.municipality_id)
+    if municipality is None:
+        abort(404)
+    return municipality
+
+
+def _back(endpoint: str, municipality: Municipality, **values: Any) -> str:
+    if current_user.is_sysadmin:
+        values["municipality"] = municipality.id
+    return url_for(endpoint, **values)
+
+
+def _choose(endpoint: str):
+    municipalities = list(db_session().scalars(select(Municipality).order_by(Municipality.name)))
+    return render_template("admin/choose.html", municipalities=municipalities, endpoint=endpoint)
+
+
+def _lang() -> str:
+    return str(get_locale() or "da")
+
+
+@bp.route("/")
+@admin_required
+def index():
+    municipality = _municipality()
+    if municipality is None:
+        return _choose("admin.instruments")
+    return redirect(_back("admin.instruments", municipality))
+
+
+# -- instruments ------------------------------------------------------------------------
+
+@bp.route("/instruments")
+@admin_required
+def instruments():
+    municipality = _municipality()
+    if municipality is None:
+        return _choose("admin.instruments")
+    session = db_session()
+    registry = get_registry()
+    enabled = enabled_ids(session, municipality.id)
+    installed = registry.sorted_instruments()
+    missing = sorted(enabled - set(registry.instruments))
+    return render_template("admin/instruments.html", municipality=municipality, installed=installed,
+                           enabled=enabled, missing=missing, lang=_lang())
+
+
+@bp.route("/instruments/<instrument_id>/enable", methods=["GET", "POST"])
+@admin_required
+def enable(instrument_id: str):
+    """Show the licence note, then enable on confirmation."""
+    municipality = _municipality()
+    if municipality is None:
+        return _choose("admin.instruments")
+    instrument = get_registry().get(instrument_id)
+    if instrument is None:
+        abort(404)
+    form = FlaskForm()
+    if form.validate_on_submit():
+        session = db_session()
+        set_enabled(session, get_registry(), municipality, instrument_id, True, user=current_user)
+        session.commit()
+        flash(_("%(title)s is enabled.", title=instrument.definition.title(_lang())))
+        return redirect(_back("admin.instruments", municipality), 303)
+    return render_template("admin/enable.html", municipality=municipality, instrument=instrument,
+                           licence=instrument.definition.licence, lang=_lang(), form=form)
+
+
+@bp.route("/instruments/<instrument_id>/disable", methods=["POST"])
+@admin_required
+def disable(instrument_id: str):
+    """Disable: the instrument leaves the plan and the forms; collected answers stay."""
+    municipality = _municipality()
+    if municipality is None:
+        abort(404)
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session = db_session()
+    if instrument_id not in enabled_ids(session, municipality.id):
+        abort(404)
+    try:
+        set_enabled(session, get_registry(), municipality, instrument_id, False, user=current_user)
+    except CatalogueError as exc:
+        abort(400, str(exc))
+    session.commit()
+    flash(_("%(id)s is disabled. Answers already collected are kept.", id=instrument_id))
+    return redirect(_back("admin.instruments", municipality), 303)
+
+
+# -- the plan -----------------------------------------------------------------------------
+
+class RuleForm(FlaskForm):
+    instrument_id = SelectField("instrument_id", choices=[])
+    respondent_role = SelectField("respondent_role", choices=[(r, r) for r in RESPONDENT_ROLES])
+    about = SelectField("about", choices=[(a, a) for a in ABOUT])
+    min_age = IntegerField("min_age", validators=[Optional(), NumberRange(0, 120)])
+    max_age = IntegerField("max_age", validators=[Optional(), NumberRange(0, 120)])
+    waves = SelectMultipleField("waves", choices=[(w, w) for w in WAVE_KINDS])
+    filled_by = SelectField("filled_by", choices=[(f, f) for f in FILLED_BY])
+
+
+class ScheduleForm(FlaskForm):
+    tolerance_weeks = IntegerField("tolerance_weeks", validators=[NumberRange(0, 12)])
+    interval_months = IntegerField("interval_months", validators=[NumberRange(1, 24)])
+
+
+def _plan_page(municipality: Municipality, rule_form: RuleForm | None = None,
+               schedule_form: ScheduleForm | None = None, error: str | None = None, status: int = 200):
+    session = db_session()
+    registry = get_registry()
+    from formengine.catalogue import ensure_plan
+
+    ensure_plan(session, registry, municipality)
+    session.commit()
+    rows = plan_rows(session, municipality.id)
+    available = available_ids(session, registry, municipality.id)
+    schedule = schedule_for(municipality)
+    rule_form = rule_form or RuleForm(formdata=None)
+    rule_form.instrument_id.choices = [(i.id, i.id) for i in registry.sorted_instruments()]
+    schedule_form = schedule_form or ScheduleForm(formdata=None, tolerance_weeks=schedule.tolerance_weeks,
+                                                  interval_months=schedule.interval_months)
+    return render_template("admin/plan.html", municipality=municipality, rows=rows, available=available,
+                           rule_form=rule_form, schedule_form=schedule_form, error=error,
+                           installed=set(registry.instruments)), status
+
+
+@bp.route("/plan")
+@admin_required
+def plan():
+    municipality = _municipality()
+    if municipality is None:
+        return _choose("admin.plan")
+    return _plan_page(municipality)
+
+
+@bp.route("/plan/rules", methods=["POST"])
+@admin_required
+def add_plan_rule():
+    municipality = _municipality()
+    if municipality is None:
+        abort(404)
+    form = RuleForm()
+    form.instrument_id.choices = [(i.id, i.id) for i in get_registry().sorted_instruments()]
+    if not form.validate_on_submit():
+        problems = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in form.errors.items())
+        return _plan_page(municipality, rule_form=form, error=problems, status=400)
+    try:
+        rule = Rule(instrument_id=form.instrument_id.data, respondent_role=form.respondent_role.data,
+                    about=form.about.data, min_age=form.min_age.data, max_age=form.max_age.data,
+                    waves=tuple(form.waves.data), filled_by=form.filled_by.data)
+    except PlanError as exc:
+        return _plan_page(municipality, rule_form=form, error=str(exc), status=400)
+    session = db_session()
+    add_rule(session, municipality, rule, user=current_user)
+    session.commit()
+    return redirect(_back("admin.plan", municipality), 303)
+
+
+@bp.route("/plan/rules/<int:rule_id>/delete", methods=["POST"])
+@admin_required
+def delete_plan_rule(rule_id: int):
+    municipality = _municipality()
+    if municipality is None:
+        abort(404)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    session = db_session()
+    try:
+        remove_rule(session, municipality, rule_id, user=current_user)
+    except CatalogueError:
+        abort(404)
+    session.commit()
+    return redirect(_back("admin.plan", municipality), 303)
+
+
+@bp.route("/plan/reset", methods=["POST"])
+@admin_required
+def reset_plan_view():
+    municipality = _municipality()
+    if municipality is None:
+        abort(404)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    session = db_session()
+    reset_plan(session, get_registry(), municipality, user=current_user)
+    session.commit()
+    flash(_("The plan is back to the programme's default."))
+    return redirect(_back("admin.plan", municipality), 303)
+
+
+@bp.route("/plan/schedule", methods=["POST"])
+@admin_required
+def schedule():
+    municipality = _municipality()
+    if municipality is None:
+        abort(404)
+    form = ScheduleForm()
+    if not form.validate_on_submit():
+        problems = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in form.errors.items())
+        return _plan_page(municipality, schedule_form=form, error=problems, status=400)
+    try:
+        Schedule(interval_months=form.interval_months.data, tolerance_weeks=form.tolerance_weeks.data)
+    except PlanError as exc:
+        return _plan_page(municipality, schedule_form=form, error=str(exc), status=400)
+    session = db_session()
+    municipality.settings = {**(municipality.settings or {}), "tolerance_weeks": form.tolerance_weeks.data,
+                             "interval_months": form.interval_months.data}
+    audit.record(session, "change", "schedule", municipality.id,
+                 {"tolerance_weeks": form.tolerance_weeks.data, "interval_months": form.interval_months.data},
+                 municipality_id=municipality.id)
+    session.commit()
+    return redirect(_back("admin.plan", municipality), 303)
+
+
+# -- the audit trail --------------------------------------------------------------------
+
+@bp.route("/audit")
+@admin_required
+def audit_trail():
+    """The municipality's trail, newest first (a system administrator without a choice sees all)."""
+    session = db_session()
+    municipality = _municipality()
+    raw_before = request.args.get("before", "")
+    before = int(raw_before) if raw_before.isdigit() else None
+    events = audit.trail(session, None if municipality is None else municipality.id, limit=200,
+                         before_id=before)
+    audit.record(session, "view", "audit_trail", municipality.id if municipality else "",
+                 municipality_id=municipality.id if municipality else None)
+    session.commit()
+    names = {m.id: m.name for m in session.scalars(select(Municipality))} if current_user.is_sysadmin else {}
+    return render_template("admin/audit.html", events=events, municipality=municipality, names=names,
+                           page_size=200, AuditEvent=AuditEvent)
