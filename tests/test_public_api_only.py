@@ -9,6 +9,7 @@ is private and may change without notice, so using it is a failure here.
 from __future__ import annotations
 
 import ast
+import shutil
 import sys
 from pathlib import Path
 
@@ -118,3 +119,83 @@ def test_the_check_catches_private_and_foreign_imports(tmp_path, monkeypatch, so
     path.write_text(source)
     monkeypatch.setattr(sys.modules[__name__], "PLUGINS", fake_root)
     assert (violations(path) == []) is allowed
+
+
+# -- render_plugin_template: what plugins render their own HTML with --------------------------
+
+def make_plugin_package(root: Path, package: str, files: dict[str, str]) -> str:
+    """A throw-away importable package with templates; returns its module name."""
+    directory = root / package
+    (directory / "templates").mkdir(parents=True)
+    (directory / "__init__.py").write_text("")
+    for name, body in files.items():
+        path = directory / "templates" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+    return package
+
+
+@pytest.fixture
+def plugin_package(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    name = make_plugin_package(tmp_path, "notes_pack", {
+        "notes_pack/note.html": "<p title=\"{{ who }}\">{{ note }}</p>{{ trusted }} {{ text(label, lang) }}",
+        "notes_pack/strict.html": "{{ missing_name }}",
+        "elsewhere/x.html": "other namespace",
+    })
+    yield name
+    sys.modules.pop(name, None)
+
+
+def test_plugin_templates_are_autoescaped_and_return_markup(plugin_package):
+    from formengine.api import Markup, render_plugin_template
+
+    html = render_plugin_template(
+        plugin_package, "notes_pack/note.html", who='"x" onmouseover=alert(1)',
+        note="<script>alert('hi')</script> & co", trusted=Markup("<b>ok</b>"),
+        label={"da": "Hej", "en": "Hello"}, lang="en",
+    )
+    assert isinstance(html, Markup)
+    assert html == ('<p title="&#34;x&#34; onmouseover=alert(1)">'
+                    "&lt;script&gt;alert(&#39;hi&#39;)&lt;/script&gt; &amp; co</p><b>ok</b> Hello")
+
+
+@pytest.mark.parametrize("name", ["elsewhere/x.html", "x.html", "notes_pack/../elsewhere/x.html",
+                                  "notes_pack/nope.html", "instruments/result.html"])
+def test_a_plugin_gets_only_its_own_namespace(plugin_package, name):
+    from formengine.api import PluginTemplateError, render_plugin_template
+
+    with pytest.raises(PluginTemplateError):
+        render_plugin_template(plugin_package, name)
+
+
+def test_an_undefined_name_in_a_plugin_template_is_an_error_not_a_blank(plugin_package):
+    import jinja2
+
+    from formengine.api import render_plugin_template
+
+    with pytest.raises(jinja2.UndefinedError):
+        render_plugin_template(plugin_package, "notes_pack/strict.html")
+
+
+def test_a_drop_in_plugin_renders_from_its_own_folder(make_app, tmp_path):
+    """instance/plugins/<name>/ is imported as formengine_dropin_<name>; its namespace is still <name>."""
+    from formengine.app import get_registry
+
+    source = PLUGINS / "ics"
+    target = tmp_path / "instance" / "plugins" / "ics_copy"
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    (target / "templates" / "ics").rename(target / "templates" / "ics_copy")
+    for path in (target / "views.py",):
+        path.write_text(path.read_text().replace('"ics/', '"ics_copy/'))
+    definition = target / "definition.json"
+    definition.write_text(definition.read_text().replace('"ics_worksheet"', '"ics_copy"'))
+    init = target / "__init__.py"
+    init.write_text(init.read_text().replace('INSTRUMENT_ID = "ics_worksheet"', 'INSTRUMENT_ID = "ics_copy"'))
+    registry = get_registry(make_app())
+    instrument = registry.get("ics_copy")
+    assert instrument is not None, [p.reason for p in registry.failed]
+    html = registry.pm.hook.formengine_result_view(
+        response=type("R", (), {"answers": {"health_rating": "concern"}})(), instrument=instrument,
+        history=[], lang="da")
+    assert 'data-dimension="health" data-rating="concern"' in html
