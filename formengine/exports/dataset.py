@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Text, func, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from formengine.exports.layout import (
@@ -190,78 +190,127 @@ def item_column(instrument: Instrument, item: dict[str, Any]) -> Column:
     return Column(item["id"], dict(item["label"]), "string", missing=MISSING_ITEM, instrument_version=iv)
 
 
-def _item_value(column: Column, item_id: str, answers: dict[str, Any], declined: Sequence[str]) -> Any:
-    if item_id in answers:
-        value = answers[item_id]
-        if isinstance(value, bool):
-            return int(value)
-        if isinstance(value, list | dict):
-            return json.dumps(value, ensure_ascii=False)
-        return value
-    if item_id in declined:
-        return DECLINED if column.type in ("integer", "number", "boolean") else DECLINED_TEXT
-    return None
-
-
 def _scope(stmt: Select, request: ExportRequest) -> Select:
     if request.municipality_ids is not None:
         stmt = stmt.where(Response.municipality_id.in_(request.municipality_ids))
     return stmt
 
 
+def _json(value: Any, empty: Any) -> Any:
+    """A JSON column read as text (SQLite) or already decoded (PostgreSQL)."""
+    if value is None:
+        return empty
+    if isinstance(value, str):
+        if value in ("[]", "{}", "null"):
+            return empty
+        return json.loads(value)
+    return value
+
+
+class _Decoded:
+    """Decodes a JSON column that takes few distinct values (wording, bands, flags) once per value."""
+
+    def __init__(self, empty: Any):
+        self.empty = empty
+        self.seen: dict[str, Any] = {}
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return self.empty if value is None else value
+        found = self.seen.get(value)
+        if found is None:
+            if len(self.seen) > 10_000:
+                self.seen.clear()
+            found = self.seen[value] = _json(value, self.empty)
+        return found
+
+
+def newest_score_id(current_version: str) -> Any:
+    """SQL for a response's newest score: the current scoring version's, else the latest computed."""
+    newer = aliased(Score)
+    current = (select(newer.id).where(newer.response_id == Response.id,
+                                      newer.scoring_version == current_version)
+               .order_by(newer.id.desc()).limit(1).scalar_subquery())
+    latest = select(func.max(newer.id)).where(newer.response_id == Response.id).scalar_subquery()
+    return func.coalesce(current, latest)
+
+
 def iter_long_rows(session: Session, instrument: Instrument, request: ExportRequest) -> Iterator[list[Any]]:
-    """The long layout's rows for one instrument (submitted responses, newest scoring), streamed."""
+    """The long layout's rows for one instrument (submitted responses, newest scoring), streamed.
+
+    Runs on the session's connection without the ORM (and reads JSON columns
+    as text) so that 100,000 rows stream quickly in constant memory.
+    """
     columns = long_columns(instrument, request.identifiable)
-    items = [(c, c.name) for c in columns if c.name in instrument.definition.items_by_id]
-    scores = instrument.definition.scores
+    by_id = instrument.definition.items_by_id
+    item_columns = [c for c in columns if c.name in by_id]
+    names = [c.name for c in item_columns]
+    # items whose stored value is not already a plain code (yes/no, repeatable groups)
+    special = {c.name: c for c in item_columns if by_id[c.name].get("type") in ("boolean", "group")}
+    declined_code = {c.name: (DECLINED if c.type in ("integer", "number", "boolean") else DECLINED_TEXT)
+                     for c in item_columns}
+    score_names = [(spec["name"], bool(spec.get("bands"))) for spec in instrument.definition.scores]
     respondent, subject = aliased(Person), aliased(Person)
     stmt = _scope(
         select(
             Response.id, Score.scoring_version, Response.uuid, Response.municipality_id, Municipality.name,
             Wave.family_id, Family.case_ref, Response.person_id, respondent.name, Response.about_person_id,
             subject.name, respondent.role, respondent.sex, respondent.birth_date, Wave.number, Wave.kind,
-            Response.instrument_version, Response.mode, Response.language, Response.wording,
-            Response.created_at, Response.submitted_at, Response.answers, Response.declined,
-            Score.valid, Score.scores, Score.bands, Score.flags,
+            Response.instrument_version, Response.mode, Response.language,
+            type_coerce(Response.wording, Text), Response.created_at, Response.submitted_at,
+            type_coerce(Response.answers, Text), type_coerce(Response.declined, Text),
+            Score.valid, type_coerce(Score.scores, Text), type_coerce(Score.bands, Text),
+            type_coerce(Score.flags, Text),
         )
-        .join(Score, Score.response_id == Response.id)
+        .select_from(Response)
+        .join(Score, Score.id == newest_score_id(instrument.scoring_version))
         .join(Municipality, Municipality.id == Response.municipality_id)
         .outerjoin(Wave, Wave.id == Response.wave_id)
         .outerjoin(Family, Family.id == Wave.family_id)
         .outerjoin(respondent, respondent.id == Response.person_id)
         .outerjoin(subject, subject.id == Response.about_person_id)
         .where(Response.instrument_id == instrument.id, Response.status == "submitted")
-        .order_by(Response.id, Score.id),
+        .order_by(Response.id),
         request,
     )
     pseudo = None if request.identifiable else Pseudonymiser(session)
-    result = session.execute(stmt.execution_options(yield_per=BATCH))
-    for row in _newest(result, lambda _row: instrument.scoring_version):
+    wording_of, declined_of, bands_of, flags_of = _Decoded({}), _Decoded(()), _Decoded({}), _Decoded(())
+    result = session.connection().execute(stmt, execution_options={"yield_per": BATCH})
+    for row in result:
         (rid, scoring_version, uuid, mid, mname, family_id, case_ref, pid, pname, about_id, about_name,
          role, sex, birth_date, number, kind, iversion, mode, language, wording, created, submitted,
          answers, declined, valid, score_values, bands, flags) = row
         if pseudo is None:
-            ids = [uuid, mname, case_ref or "", pname or "", about_name or "", role or "", sex or "",
+            out = [uuid, mname, case_ref or "", pname or "", about_name or "", role or "", sex or "",
                    birth_date]
         else:
-            when = (submitted or created).date()
-            ids = [pseudo(mid, "response", rid), mname, pseudo(mid, "family", family_id),
+            out = [pseudo(mid, "response", rid), mname, pseudo(mid, "family", family_id),
                    pseudo(mid, "person", pid), pseudo(mid, "person", about_id), role or "", sex or "",
-                   age_on(birth_date, when)]
-        wording_text = (wording or {}).get("source") or (wording or {}).get("kind", "")
-        out = ids + [number, kind, instrument.id, iversion, scoring_version, mode, language, wording_text,
-                     created, submitted]
-        answers = answers or {}
-        declined = declined or []
-        out.extend(_item_value(c, name, answers, declined) for c, name in items)
-        score_values = score_values or {}
-        bands = bands or {}
-        for spec in scores:
-            out.append(score_values.get(spec["name"]))
-            if spec.get("bands"):
-                out.append(bands.get(spec["name"]))
+                   age_on(birth_date, (submitted or created).date())]
+        wording = wording_of(wording)
+        out += [number, kind, instrument.id, iversion, scoring_version, mode, language,
+                wording.get("source") or wording.get("kind", ""), created, submitted]
+        answers = _json(answers, {})
+        declined = declined_of(declined)
+        values = [answers.get(name) for name in names]
+        if declined or special:
+            for index, name in enumerate(names):
+                value = values[index]
+                if value is None:
+                    if name in declined:
+                        values[index] = declined_code[name]
+                elif name in special:
+                    values[index] = int(value) if isinstance(value, bool) else json.dumps(
+                        value, ensure_ascii=False)
+        out += values
+        score_values = _json(score_values, {})
+        bands = bands_of(bands)
+        for name, has_bands in score_names:
+            out.append(score_values.get(name))
+            if has_bands:
+                out.append(bands.get(name))
         out.append(1 if valid else 0)
-        out.append(",".join(f.get("code", "") for f in (flags or [])))
+        out.append(",".join(f.get("code", "") for f in flags_of(flags)))
         yield out
 
 

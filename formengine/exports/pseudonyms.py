@@ -33,6 +33,7 @@ class Pseudonymiser:
 
     def __init__(self, session: Session):
         self._keys = dict(session.execute(select(Municipality.id, Municipality.pseudonym_key)).all())
+        self._macs: dict[int, hmac.HMAC] = {}
         self._cache: dict[tuple[int, str, int], str] = {}
 
     def __call__(self, municipality_id: int | None, kind: str, record_id: int | None) -> str:
@@ -41,7 +42,20 @@ class Pseudonymiser:
         key = (municipality_id, kind, record_id)
         found = self._cache.get(key)
         if found is None:
-            if len(self._cache) > 200_000:  # bounded: exports stream, the cache must not grow without end
-                self._cache.clear()
-            found = self._cache[key] = pseudonym(self._keys[municipality_id], kind, record_id)
+            found = self._compute(municipality_id, kind, record_id)
+            if kind != "response":  # each response appears once per export: not worth keeping
+                if len(self._cache) > 200_000:  # bounded: exports stream, the cache must not grow
+                    self._cache.clear()
+                self._cache[key] = found
         return found
+
+    def _compute(self, municipality_id: int, kind: str, record_id: int) -> str:
+        mac = self._macs.get(municipality_id)
+        if mac is None:
+            secret = self._keys[municipality_id]
+            if not secret:
+                raise ValueError("the municipality has no pseudonym key")
+            mac = self._macs[municipality_id] = hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha256)
+        mac = mac.copy()  # reuse the keyed state; the result equals pseudonym()
+        mac.update(f"{kind}:{record_id}".encode())
+        return PREFIXES.get(kind, "X") + mac.hexdigest()[:16]

@@ -21,7 +21,15 @@ from formengine.exports.dataset import (
     long_columns,
     wide_columns,
 )
-from formengine.exports.writers import codebook_csv, csv_chunks, file_chunks, temp_path, write_sav, write_xlsx
+from formengine.exports.writers import (
+    codebook_csv,
+    converted_positions,
+    csv_chunks,
+    file_chunks,
+    temp_path,
+    write_sav,
+    write_xlsx,
+)
 from formengine.plugins import PluginRegistry
 
 LAYOUTS = ("long", "wide")
@@ -71,8 +79,8 @@ def build_export(session: Session, registry: PluginRegistry, request: ExportRequ
     if fmt == "codebook":
         return ExportFile(stem + "-codebook.csv", "text/csv; charset=utf-8", codebook_csv(columns, delimiter))
     if fmt == "csv":
-        return ExportFile(stem + ".csv", "text/csv; charset=utf-8",
-                          csv_chunks([c.name for c in columns], rows, delimiter))
+        chunks = csv_chunks([c.name for c in columns], rows, delimiter, converted_positions(columns))
+        return ExportFile(stem + ".csv", "text/csv; charset=utf-8", chunks)
     if fmt == "xlsx":
         path = temp_path(".xlsx")
         write_xlsx(path, columns, rows)

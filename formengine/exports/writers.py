@@ -39,8 +39,14 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], delimiter: str = ";") -> Iterator[str]:
-    """CSV text in chunks of a few hundred rows: BOM and header first. Nothing is held beyond a chunk."""
+def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], delimiter: str = ";",
+               convert: Sequence[int] | None = None) -> Iterator[str]:
+    """CSV text in chunks of a few hundred rows: BOM and header first. Nothing is held beyond a chunk.
+
+    ``convert`` lists the column positions that may hold dates, times, yes/no
+    or decimal values (formatted for the file); other values are written as
+    they are (None as empty). Without it every cell is checked.
+    """
     if delimiter not in DELIMITERS.values():
         raise ValueError(f"delimiter {delimiter!r} is not one of ; , or tab")
     buffer = io.StringIO()
@@ -50,8 +56,15 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], delimiter: 
     buffer.seek(0)
     buffer.truncate()
     count = 0
+    positions = None if convert is None else list(convert)
     for row in rows:
-        writer.writerow([_cell(v) for v in row])
+        if positions is None:
+            row = [_cell(v) for v in row]
+        elif positions:
+            row = list(row)
+            for i in positions:
+                row[i] = _cell(row[i])
+        writer.writerow(row)
         count += 1
         if count % CHUNK_ROWS == 0:
             yield buffer.getvalue()
@@ -67,6 +80,11 @@ def codebook_csv(columns: list[Column], delimiter: str = ";") -> Iterator[str]:
     rows = codebook_rows(columns)
     header = next(rows)
     return csv_chunks(header, rows, delimiter)
+
+
+def converted_positions(columns: Sequence[Column]) -> list[int]:
+    """Positions of the columns whose values need formatting in CSV (see :func:`csv_chunks`)."""
+    return [i for i, c in enumerate(columns) if c.type in ("date", "datetime", "number", "boolean")]
 
 
 def write_xlsx(path: str, columns: list[Column], rows: Iterable[Sequence[Any]], sheet: str = "data") -> None:
