@@ -88,13 +88,13 @@ def test_the_generated_plugin_passes_the_conformance_kit_in_process(tmp_path):
 
 
 def test_the_generated_package_works_as_a_drop_in(make_app, tmp_path):
-    project = generate(tmp_path / "src", "home_check")
-    shutil.copytree(project / "home_check", tmp_path / "instance" / "plugins" / "home_check")
+    project = generate(tmp_path / "src", "quiet_check")
+    shutil.copytree(project / "quiet_check", tmp_path / "instance" / "plugins" / "quiet_check")
     registry = get_registry(make_app())
-    assert "home_check" in registry.instruments, [p.reason for p in registry.failed]
+    assert "quiet_check" in registry.instruments, [p.reason for p in registry.failed]
     loaded = {p.name: p for p in registry.loaded}
-    assert loaded["home_check"].source.startswith("drop-in")
-    assert registry.get("home_check").score_answers({"q1": 3, "q2": 3, "q3": 3}).scores == {"total": 9}
+    assert loaded["quiet_check"].source.startswith("drop-in")
+    assert registry.get("quiet_check").score_answers({"q1": 3, "q2": 3, "q3": 3}).scores == {"total": 9}
 
 
 def test_a_changed_item_is_caught_by_the_generated_tests(tmp_path):
