@@ -46,10 +46,11 @@ def init_web(app: Flask) -> None:
         user = db_session().get(User, int(user_id)) if user_id.isdigit() else None
         return user if user is not None and user.active else None
 
-    from formengine.web import auth, errors, instruments
+    from formengine.web import auth, errors, fill, instruments
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(instruments.bp)
+    app.register_blueprint(fill.bp)
     from formengine.web import admin, cases
 
     app.register_blueprint(cases.bp)

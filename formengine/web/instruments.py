@@ -70,5 +70,16 @@ def fill(instrument_id: str):
 def result(response_uuid: str):
     response = response_or_404(response_uuid)
     instrument = get_registry().get(response.instrument_id)
+    lang = _lang()
+    custom = None
+    if instrument is not None and response.status == "submitted":
+        from markupsafe import Markup
+
+        from formengine.web.fill import earlier_responses
+
+        # A plugin (e.g. a worksheet) may show its own view instead of the score table.
+        html = get_registry().pm.hook.formengine_result_view(
+            response=response, instrument=instrument, history=earlier_responses(response), lang=lang)
+        custom = Markup(html) if html is not None else None
     return render_template("instruments/result.html", response=response, instrument=instrument,
-                           score=response.current_score, lang=_lang())
+                           score=response.current_score, lang=lang, custom=custom)

@@ -1,0 +1,236 @@
+"""Draft responses: save one answer at a time, decline, resume, submit once.
+
+No Flask here. Every write names the version of the draft it was based on and
+is applied with one compare-and-set UPDATE, so two devices working on the same
+draft can never overwrite each other silently: the stale write is refused with
+:class:`DraftConflict`. Answers are checked against the definition's derived
+answer schema on every save, so a tampered value is refused and nothing
+changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from jsonschema import Draft202012Validator, FormatChecker
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from formengine.instruments import AnswerError, Definition, Instrument, ScoringContext
+from formengine.models import Response, utcnow
+from formengine.responses import store_score
+
+
+class DraftError(ValueError):
+    """A write to a draft was refused; nothing was changed."""
+
+
+class DraftConflict(DraftError):
+    """The draft changed since the version the write was based on (another device, another tab)."""
+
+    def __init__(self, expected: int, current: int):
+        self.expected = expected
+        self.current = current
+        super().__init__(f"the draft is at version {current}, the change was based on version {expected}")
+
+
+class DraftClosed(DraftError):
+    """The response is already submitted; answers can no longer change."""
+
+
+class DraftAnswerError(DraftError):
+    """The answer does not fit the item (unknown item, value out of range, tampered code)."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass
+class SubmitOutcome:
+    """What :func:`submit_draft` did. ``already`` is True when the response was submitted before."""
+
+    response: Response
+    already: bool = False
+    cleared: list[str] = field(default_factory=list)
+
+
+# One validator per definition for draft saves: the derived answer schema without its
+# "required when ..." rules, which only make sense for a finished answer set.
+_DRAFT_VALIDATORS: WeakKeyDictionary[Definition, Draft202012Validator] = WeakKeyDictionary()
+
+
+def _draft_validator(definition: Definition) -> Draft202012Validator:
+    validator = _DRAFT_VALIDATORS.get(definition)
+    if validator is None:
+        schema = {k: v for k, v in definition.answer_schema.items() if k != "allOf"}
+        validator = Draft202012Validator(schema, format_checker=FormatChecker())
+        _DRAFT_VALIDATORS[definition] = validator
+    return validator
+
+
+def draft_problems(definition: Definition, answers: Mapping[str, Any]) -> list[str]:
+    """Readable problems with a partial answer set (conditional requirements are checked at submit)."""
+    errors = sorted(_draft_validator(definition).iter_errors(dict(answers)),
+                    key=lambda e: ".".join(str(p) for p in e.absolute_path))
+    return [definition._describe(error, answers) for error in errors]
+
+
+def shown_items(definition: Definition, answers: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Top-level items whose display condition holds for ``answers``, in page order."""
+    order = [item_id for page in definition.pages for item_id in page["items"]]
+    by_id = definition.items_by_id
+    return [by_id[i] for i in order if definition.is_shown(by_id[i], answers)]
+
+
+def is_answered(response: Response, item_id: str) -> bool:
+    """An item counts as answered when it has a value or was declined on purpose."""
+    value = response.answers.get(item_id)
+    return (value is not None and value != []) or item_id in (response.declined or [])
+
+
+def first_unanswered(definition: Definition, response: Response) -> str | None:
+    """The first shown item with neither an answer nor a decline, or None when all are done."""
+    for item in shown_items(definition, response.answers):
+        if not is_answered(response, item["id"]):
+            return item["id"]
+    return None
+
+
+def hidden_answered(definition: Definition, answers: Mapping[str, Any]) -> list[str]:
+    """Items that have an answer although their display condition no longer holds."""
+    return [item["id"] for item in definition.items
+            if item["id"] in answers and not definition.is_shown(item, answers)]
+
+
+def _write(session: Session, response: Response, expected_version: int,
+           answers: dict[str, Any], declined: list[str], **extra: Any) -> int:
+    """Compare-and-set the draft's answers; returns the new version or raises DraftConflict/DraftClosed."""
+    if response.status != "draft":
+        raise DraftClosed("this response is already submitted")
+    if expected_version != response.version:
+        raise DraftConflict(expected_version, response.version)
+    now = utcnow()
+    new_version = expected_version + 1
+    values = {"answers": answers, "declined": declined, "version": new_version, "updated_at": now, **extra}
+    result = session.execute(
+        update(Response)
+        .where(Response.id == response.id, Response.version == expected_version, Response.status == "draft")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        # Another request won the race between our read and our write.
+        session.rollback()
+        session.refresh(response)
+        if response.status != "draft":
+            raise DraftClosed("this response is already submitted")
+        raise DraftConflict(expected_version, response.version)
+    for key, value in values.items():
+        set_committed_value(response, key, value)
+    return new_version
+
+
+def save_answers(session: Session, response: Response, definition: Definition,
+                 changes: Mapping[str, Any], expected_version: int) -> int:
+    """Set (or, with value None, clear) the answers in ``changes``; returns the new version.
+
+    Answering an item removes it from the declined list. Raises
+    :class:`DraftAnswerError` for an unknown item or a value that does not fit,
+    :class:`DraftConflict` when ``expected_version`` is stale and
+    :class:`DraftClosed` after submission; in every case nothing changes.
+    The caller commits.
+    """
+    unknown = [k for k in changes if k not in definition.items_by_id]
+    if unknown:
+        raise DraftAnswerError([f"unknown item id(s): {', '.join(sorted(unknown))}"])
+    answers = dict(response.answers or {})
+    for item_id, value in changes.items():
+        if value is None or value == []:
+            answers.pop(item_id, None)
+        else:
+            answers[item_id] = value
+    problems = draft_problems(definition, answers)
+    if problems:
+        raise DraftAnswerError(problems)
+    declined = [d for d in (response.declined or []) if d not in changes or changes[d] is None]
+    return _write(session, response, expected_version, answers, declined)
+
+
+def decline_item(session: Session, response: Response, definition: Definition,
+                 item_id: str, expected_version: int) -> int:
+    """Mark ``item_id`` as "don't want to answer" (removing any answer); returns the new version."""
+    item = definition.items_by_id.get(item_id)
+    if item is None:
+        raise DraftAnswerError([f"unknown item id(s): {item_id}"])
+    if not definition.allows_decline(item):
+        raise DraftAnswerError([f"{item_id}: this question cannot be declined"])
+    answers = {k: v for k, v in (response.answers or {}).items() if k != item_id}
+    declined = [d for d in (response.declined or []) if d != item_id] + [item_id]
+    return _write(session, response, expected_version, answers, declined)
+
+
+def set_language(session: Session, response: Response, lang: str, expected_version: int) -> int:
+    """Switch the language the respondent answers in; returns the new version."""
+    return _write(session, response, expected_version, dict(response.answers or {}),
+                  list(response.declined or []), language=lang)
+
+
+def submit_draft(session: Session, response: Response, instrument: Instrument, expected_version: int,
+                 *, context: ScoringContext | None = None,
+                 wording: Mapping[str, Any] | None = None) -> SubmitOutcome:
+    """Score and submit a draft exactly once.
+
+    A response that is already submitted is returned unchanged with
+    ``already=True`` (a double tap or a resent form gives one submission).
+    Answers to items whose display condition no longer holds are removed, and
+    listed in ``cleared`` so the caller can say so; the review screen shows
+    them before the respondent submits. Declines of hidden items are dropped
+    too. Raises :class:`AnswerError` when the answers fail the full answer
+    schema, and :class:`DraftConflict` when the draft changed since
+    ``expected_version``. The caller commits.
+    """
+    if response.status == "submitted":
+        return SubmitOutcome(response, already=True)
+    if expected_version != response.version:
+        raise DraftConflict(expected_version, response.version)
+    definition = instrument.definition
+    answers = dict(response.answers or {})
+    cleared = hidden_answered(definition, answers)
+    for item_id in cleared:
+        answers.pop(item_id)
+    shown = {item["id"] for item in shown_items(definition, answers)}
+    declined = [d for d in (response.declined or []) if d in shown]
+    result = instrument.score_answers(answers, context)  # raises AnswerError, nothing written yet
+    extra: dict[str, Any] = {"status": "submitted", "submitted_at": utcnow()}
+    if wording is not None:
+        extra["wording"] = dict(wording)
+    try:
+        _write(session, response, expected_version, answers, declined, **extra)
+    except DraftClosed:
+        return SubmitOutcome(response, already=True)
+    store_score(session, response, instrument, result)
+    return SubmitOutcome(response, cleared=cleared)
+
+
+__all__ = [
+    "AnswerError",
+    "DraftAnswerError",
+    "DraftClosed",
+    "DraftConflict",
+    "DraftError",
+    "SubmitOutcome",
+    "decline_item",
+    "draft_problems",
+    "first_unanswered",
+    "hidden_answered",
+    "is_answered",
+    "save_answers",
+    "set_language",
+    "shown_items",
+    "submit_draft",
+]

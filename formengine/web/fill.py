@@ -1,0 +1,620 @@
+"""The tablet stepper: one question (or short section) per screen, every answer saved at once.
+
+Works as plain form posts without JavaScript; htmx swaps the next step in place
+and ``static/fill.js`` retries failed saves. Hand-over mode locks the session
+to one response until the team member unlocks it with a PIN or password.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, logout_user
+from markupsafe import Markup
+from sqlalchemy import select
+
+from formengine import audit, drafts
+from formengine.app import get_registry
+from formengine.db import db_session
+from formengine.instruments import AnswerError, Definition
+from formengine.measurement import MeasurementRefused, check_can_measure
+from formengine.models import Person, Response, Wave
+from formengine.responses import start_draft
+from formengine.scoring_context import scoring_context
+from formengine.security import hash_secret, verify_secret
+from formengine.web.scoping import response_or_404, scope
+
+bp = Blueprint("fill", __name__)
+
+HANDOVER_KEY = "handover"
+UNLOCK_FAILURES_KEY = "unlock_failures"
+MAX_UNLOCK_FAILURES = 5
+# What a respondent holding the tablet may reach; everything else leads back to their form.
+HANDOVER_ENDPOINTS = {"fill.step", "fill.save", "fill.review", "fill.submit", "fill.done",
+                      "fill.unlock", "fill.language", "static"}
+
+
+# -- wording ---------------------------------------------------------------
+
+def texts_for(definition: Definition, lang: str):
+    """The wording source for a form: an installed pack, else the project's own labels."""
+    from formengine.wording import texts_for as pick
+
+    return pick(current_app, definition, lang)
+
+
+def ui_lang() -> str:
+    return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+# -- hand-over guard ---------------------------------------------------------
+
+@bp.before_app_request
+def _handover_guard():
+    """While the tablet is handed over, only the respondent's own form is reachable."""
+    locked = session.get(HANDOVER_KEY)
+    if not locked:
+        return None
+    if not current_user.is_authenticated:
+        session.pop(HANDOVER_KEY, None)
+        return None
+    view_args = request.view_args or {}
+    if request.endpoint in HANDOVER_ENDPOINTS and view_args.get("response_uuid", locked) == locked:
+        return None
+    return _redirect(url_for("fill.step", response_uuid=locked))
+
+
+@bp.before_request
+def _htmx_needs_login():
+    # An htmx request after the session timed out reloads the page (to the login form)
+    # instead of swapping the login page into the question.
+    if request.headers.get("HX-Request") and not current_user.is_authenticated:
+        response = make_response(_("Your session has ended. Log in again."), 401)
+        response.headers["HX-Refresh"] = "true"
+        return response
+    return None
+
+
+def _redirect(location: str):
+    """A redirect that also works for htmx requests (which would otherwise swap the target page in)."""
+    if request.headers.get("HX-Request"):
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, 303)
+
+
+def _vary(response):
+    response.headers["Vary"] = "HX-Request" if "Vary" not in response.headers else (
+        response.headers["Vary"] + ", HX-Request")
+    return response
+
+
+def in_handover() -> bool:
+    return bool(session.get(HANDOVER_KEY))
+
+
+@bp.app_context_processor
+def _handover_context() -> dict[str, Any]:
+    # Pages shown while the tablet is handed over hide every menu and name.
+    return {"handover_active": in_handover()}
+
+
+# -- starting ----------------------------------------------------------------
+
+@bp.route("/fill/start/<instrument_id>", methods=["POST"])
+@login_required
+def start(instrument_id: str):
+    """Start a practice draft (no person) and go to its first question."""
+    instrument = get_registry().get(instrument_id)
+    if instrument is None:
+        abort(404)
+    lang = ui_lang()
+    dbs = db_session()
+    response = start_draft(
+        dbs, instrument,
+        municipality_id=current_user.municipality_id,
+        entered_by=current_user.id,
+        wording=texts_for(instrument.definition, lang).record(),
+        language=lang,
+    )
+    audit.record(dbs, "create", "response", response.uuid, {"instrument": instrument.id, "practice": True})
+    dbs.commit()
+    return redirect(url_for("fill.step", response_uuid=response.uuid), 303)
+
+
+# -- the stepper -------------------------------------------------------------
+
+class StepView:
+    """Everything one screen of the stepper needs: its page, items, progress and texts."""
+
+    def __init__(self, response: Response, definition: Definition, page_id: str | None):
+        self.response = response
+        self.definition = definition
+        self.lang = response.language if response.language in current_app.config["LANGUAGES"] else "da"
+        self.texts = texts_for(definition, self.lang)
+        answers = response.answers or {}
+        self.pages = [p for p in definition.pages
+                      if any(definition.is_shown(definition.items_by_id[i], answers) for i in p["items"])]
+        ids = [p["id"] for p in self.pages]
+        if page_id is None or page_id not in ids:
+            page_id = None
+        self.page = next((p for p in self.pages if p["id"] == page_id), None)
+        self.index = ids.index(page_id) if page_id else None
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        answers = self.response.answers or {}
+        return [self.definition.items_by_id[i] for i in self.page["items"]
+                if self.definition.is_shown(self.definition.items_by_id[i], answers)]
+
+    @property
+    def total(self) -> int:
+        return len(self.pages)
+
+    @property
+    def one_item_per_step(self) -> bool:
+        return all(len(p["items"]) == 1 for p in self.definition.pages)
+
+    def neighbour(self, offset: int) -> str | None:
+        if self.index is None:
+            return None
+        target = self.index + offset
+        return self.pages[target]["id"] if 0 <= target < len(self.pages) else None
+
+    def page_of(self, item_id: str) -> str | None:
+        return next((p["id"] for p in self.pages if item_id in p["items"]), None)
+
+
+def _instrument_for(response: Response):
+    instrument = get_registry().get(response.instrument_id)
+    if instrument is None:
+        abort(404)
+    return instrument
+
+
+def _resume_page(view: StepView) -> str | None:
+    item_id = drafts.first_unanswered(view.definition, view.response)
+    return view.page_of(item_id) if item_id else None
+
+
+def _widget_html(item: Mapping[str, Any], definition: Definition, value: Any, lang: str,
+                 texts: Any) -> Markup | None:
+    if "widget" not in item:
+        return None
+    html = get_registry().pm.hook.formengine_render_widget(
+        item=item, definition=definition, value=value, lang=lang, texts=texts)
+    return Markup(html) if html is not None else None
+
+
+def _code_key(code: Any) -> str:
+    return json.dumps(code)
+
+
+def _render_step_fragment(view: StepView, *, values: Mapping[str, Any] | None = None,
+                          errors: list[str] | None = None, conflict: bool = False) -> str:
+    """The stepper section alone, in the respondent's language (also what htmx swaps in)."""
+    shown_values = dict(view.response.answers or {})
+    if values:
+        shown_values.update(values)
+    with force_locale(view.lang):
+        return render_template(
+            "fill/_step.html", view=view, response=view.response, definition=view.definition,
+            texts=view.texts, lang=view.lang, values=shown_values, errors=errors or [],
+            conflict=conflict, widget=_widget_html, code_key=_code_key, handover=in_handover(),
+            timeout_seconds=int(current_app.config["SESSION_TIMEOUT_MINUTES"]) * 60,
+        )
+
+
+def _render_step_page(view: StepView, status: int = 200, **fragment_args: Any):
+    fragment = _render_step_fragment(view, **fragment_args)
+    if request.headers.get("HX-Request"):
+        response = make_response(fragment, status)
+        response.headers["HX-Push-Url"] = url_for("fill.step", response_uuid=view.response.uuid,
+                                                  page=view.page["id"])
+    else:
+        response = make_response(render_template(
+            "fill/step.html", view=view, response=view.response, definition=view.definition,
+            fragment=Markup(fragment), handover=in_handover(), lang=view.lang), status)
+    return _vary(response)
+
+
+@bp.route("/fill/<response_uuid>")
+@login_required
+def step(response_uuid: str):
+    """One step of the stepper; without ``?page=`` it resumes at the first unanswered question."""
+    response = response_or_404(response_uuid)
+    if response.status == "submitted":
+        return _redirect(_after_submit_url(response))
+    instrument = _instrument_for(response)
+    view = StepView(response, instrument.definition, request.args.get("page"))
+    if view.page is None:
+        resume = _resume_page(view)
+        if resume is None:
+            return _redirect(url_for("fill.review", response_uuid=response.uuid))
+        view = StepView(response, instrument.definition, resume)
+    return _render_step_page(view)
+
+
+# -- reading posted answers ----------------------------------------------------
+
+class _Unparseable(ValueError):
+    pass
+
+
+def _parse_scalar(item: Mapping[str, Any], raw: str) -> Any:
+    kind = item.get("type", "choice")
+    if kind == "choice":
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw  # refused by the answer schema with a clear message
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(raw, raw)
+    raw = raw.strip()
+    if raw == "":
+        return None
+    if kind == "number":
+        text = raw.replace(",", ".")  # Danish decimal comma
+        try:
+            number = float(text)
+        except ValueError:
+            raise _Unparseable(raw) from None
+        if not math.isfinite(number):
+            raise _Unparseable(raw)
+        if number.is_integer() and (item.get("integer") or "." not in text):
+            return int(number)
+        return number  # for an integer item the answer schema refuses a fraction
+    return raw
+
+
+def _parse_item(item: Mapping[str, Any], name: str, form: Mapping[str, str], problems: list[str],
+                label: str) -> tuple[bool, Any]:
+    """(present, value) for one item posted under field ``name``."""
+    if item.get("type") == "group":
+        count_raw = form.get(f"{name}__count")
+        if count_raw is None:
+            return False, None
+        try:
+            count = max(0, min(int(count_raw), 100))
+        except ValueError:
+            problems.append(_("%(label)s: the number of entries is not a number", label=label))
+            return True, None
+        entries = []
+        for index in range(count):
+            entry = {}
+            for sub in item["items"]:
+                present, value = _parse_item(sub, f"{name}__{index}__{sub['id']}", form, problems, label)
+                if present and value is not None:
+                    entry[sub["id"]] = value
+            entries.append(entry)
+        return True, entries
+    if name not in form:
+        return False, None
+    try:
+        return True, _parse_scalar(item, form[name])
+    except _Unparseable as exc:
+        problems.append(_("%(label)s: \"%(value)s\" is not a number", label=label, value=str(exc)))
+        return True, None
+
+
+def _posted_changes(view: StepView, form: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    changes: dict[str, Any] = {}
+    problems: list[str] = []
+    for item in view.items:
+        present, value = _parse_item(item, item["id"], form, problems, view.texts.item(item, view.lang))
+        if present:
+            changes[item["id"]] = value
+    return changes, problems
+
+
+def _group_edit(changes: dict[str, Any], view: StepView, go: str) -> dict[str, Any]:
+    """Apply "add entry" / "remove entry" buttons of repeatable groups to the posted answers."""
+    parts = go.split(":")
+    item = view.definition.items_by_id.get(parts[1]) if len(parts) > 1 else None
+    if item is None or item.get("type") != "group":
+        return changes
+    entries = list(changes.get(item["id"]) or [])
+    if parts[0] == "add" and len(entries) < item.get("max_repeat", 100):
+        entries.append({})
+    elif parts[0] == "remove" and len(parts) == 3 and parts[2].isdigit() and int(parts[2]) < len(entries):
+        entries.pop(int(parts[2]))
+    changes[item["id"]] = entries
+    return changes
+
+
+@bp.route("/fill/<response_uuid>/save", methods=["POST"])
+@login_required
+def save(response_uuid: str):
+    """Save the answers of one step, then go where the pressed button says (next, back, stay, review)."""
+    response = response_or_404(response_uuid)
+    if response.status == "submitted":
+        return _redirect(_after_submit_url(response))
+    instrument = _instrument_for(response)
+    definition = instrument.definition
+    view = StepView(response, definition, request.form.get("page"))
+    if view.page is None:
+        message = _("This question is not part of the form (any more). Reload the page.")
+        return _vary(make_response(message, 400))
+    try:
+        expected = int(request.form.get("version", ""))
+    except ValueError:
+        return _vary(make_response(_("The form is missing its version. Reload the page."), 400))
+    go = request.form.get("go", "next")
+    decline = request.form.get("decline")
+    changes, problems = _posted_changes(view, request.form)
+    if go.startswith(("add:", "remove:")):
+        changes = _group_edit(changes, view, go)
+    dbs = db_session()
+    try:
+        if problems:
+            raise drafts.DraftAnswerError(problems)
+        current = response.answers or {}
+        if decline:
+            already = decline in (response.declined or []) and decline not in current
+            if not already:
+                drafts.decline_item(dbs, response, definition, decline, expected)
+        elif any(current.get(k) != v and not (v in (None, []) and k not in current)
+                 for k, v in changes.items()):
+            drafts.save_answers(dbs, response, definition, changes, expected)
+        # Otherwise nothing changes, whatever version the page had: a resent save whose reply was
+        # lost (network drop) must not turn into a conflict, and "next" without an answer writes nothing.
+        dbs.commit()
+    except drafts.DraftConflict:
+        dbs.rollback()
+        return _render_step_page(view, 409, values=changes, conflict=True)
+    except drafts.DraftClosed:
+        dbs.rollback()
+        return _redirect(_after_submit_url(response))
+    except drafts.DraftAnswerError as exc:
+        dbs.rollback()
+        return _render_step_page(view, 422, values=changes, errors=exc.problems)
+
+    if go == "stay" or go.startswith(("add:", "remove:")):
+        if go == "stay" and request.headers.get("HX-Request"):
+            with force_locale(view.lang):
+                html = render_template("fill/_saved.html", response=response)
+            return _vary(make_response(html, 200))
+        target = view.page["id"]
+    else:
+        # The answers may have changed which steps are shown; recompute them.
+        fresh = StepView(response, definition, view.page["id"])
+        if go == "back":
+            target = fresh.neighbour(-1) or fresh.page["id"]
+        elif go == "review":
+            target = None
+        else:
+            target = fresh.neighbour(+1) if fresh.index is not None else _resume_page(fresh)
+        if target is None:
+            return _redirect(url_for("fill.review", response_uuid=response.uuid))
+    if request.headers.get("HX-Request"):
+        return _render_step_page(StepView(response, definition, target))
+    return redirect(url_for("fill.step", response_uuid=response.uuid, page=target), 303)
+
+
+# -- review and submit --------------------------------------------------------
+
+@bp.route("/fill/<response_uuid>/review")
+@login_required
+def review(response_uuid: str):
+    """Every shown question with its answer, unanswered ones linked back, and the submit button."""
+    response = response_or_404(response_uuid)
+    if response.status == "submitted":
+        return _redirect(_after_submit_url(response))
+    instrument = _instrument_for(response)
+    view = StepView(response, instrument.definition, None)
+    rows = []
+    for item in drafts.shown_items(view.definition, response.answers or {}):
+        rows.append({
+            "item": item,
+            "page": view.page_of(item["id"]),
+            "answered": drafts.is_answered(response, item["id"]),
+            "declined": item["id"] in (response.declined or []),
+            "value": (response.answers or {}).get(item["id"]),
+        })
+    hidden = drafts.hidden_answered(view.definition, response.answers or {})
+    error = request.args.get("error")
+    with force_locale(view.lang):
+        fragment = render_template(
+            "fill/_review.html", view=view, response=response, definition=view.definition,
+            texts=view.texts, lang=view.lang, rows=rows, hidden=hidden, code_key=_code_key,
+            handover=in_handover(), error=error)
+    html = render_template("fill/step.html", view=view, response=response, definition=view.definition,
+                           fragment=Markup(fragment), handover=in_handover(), lang=view.lang)
+    return _vary(make_response(html))
+
+
+def _after_submit_url(response: Response) -> str:
+    if in_handover():
+        return url_for("fill.done", response_uuid=response.uuid)
+    return url_for("instruments.result", response_uuid=response.uuid)
+
+
+def _measurement_check(dbs, response: Response) -> None:
+    """Consent and measurement-plan checks for a response about a real person (raises MeasurementRefused)."""
+    if response.person_id is None:
+        return  # a practice fill: no person, nothing to consent to
+    person = dbs.get(Person, response.person_id)
+    about = dbs.get(Person, response.about_person_id) if response.about_person_id else None
+    wave = dbs.get(Wave, response.wave_id) if response.wave_id else None
+    check_can_measure(dbs, current_user, person, wave, about_person=about)
+
+
+@bp.route("/fill/<response_uuid>/submit", methods=["POST"])
+@login_required
+def submit(response_uuid: str):
+    """Score and submit once; a second submit (double tap, resend) just shows the result."""
+    response = response_or_404(response_uuid)
+    if response.status == "submitted":
+        return _redirect(_after_submit_url(response))
+    instrument = _instrument_for(response)
+    try:
+        expected = int(request.form.get("version", ""))
+    except ValueError:
+        expected = -1
+    dbs = db_session()
+    review_url = url_for("fill.review", response_uuid=response.uuid)
+    try:
+        _measurement_check(dbs, response)
+        texts = texts_for(instrument.definition, response.language)
+        outcome = drafts.submit_draft(dbs, response, instrument, expected,
+                                      context=scoring_context(current_app, instrument),
+                                      wording=texts.record())
+        if not outcome.already:
+            audit.record(dbs, "submit", "response", response.uuid,
+                         {"instrument": instrument.id, "cleared": len(outcome.cleared),
+                          "declined": len(response.declined or [])})
+        dbs.commit()
+    except drafts.DraftConflict:
+        dbs.rollback()
+        return redirect(url_for("fill.review", response_uuid=response.uuid, error="conflict"), 303)
+    except AnswerError as exc:
+        dbs.rollback()
+        html = render_template("fill/problem.html", problems=exc.problems, back=review_url)
+        return make_response(html, 422)
+    except MeasurementRefused as exc:
+        dbs.rollback()
+        return make_response(render_template("fill/problem.html", problems=[str(exc)], back=review_url), 403)
+    return redirect(_after_submit_url(response), 303)
+
+
+# -- language ------------------------------------------------------------------
+
+@bp.route("/fill/<response_uuid>/language", methods=["POST"])
+@login_required
+def language(response_uuid: str):
+    """Switch the language this respondent answers in (the team member's own language stays)."""
+    response = response_or_404(response_uuid)
+    lang = request.form.get("lang", "")
+    page = request.form.get("page") or None
+    if lang in current_app.config["LANGUAGES"] and response.status == "draft" and lang != response.language:
+        dbs = db_session()
+        try:
+            drafts.set_language(dbs, response, lang, response.version)
+            dbs.commit()
+        except drafts.DraftError:
+            dbs.rollback()
+    if page == "review":
+        return redirect(url_for("fill.review", response_uuid=response.uuid), 303)
+    return redirect(url_for("fill.step", response_uuid=response.uuid, page=page), 303)
+
+
+# -- hand-over mode -------------------------------------------------------------
+
+@bp.route("/fill/<response_uuid>/handover", methods=["POST"])
+@login_required
+def handover(response_uuid: str):
+    """Hand the tablet to the respondent: only this form is reachable until the team member unlocks."""
+    response = response_or_404(response_uuid)
+    if response.status != "draft":
+        return redirect(_after_submit_url(response), 303)
+    session[HANDOVER_KEY] = response.uuid
+    session.pop(UNLOCK_FAILURES_KEY, None)
+    return redirect(url_for("fill.step", response_uuid=response.uuid), 303)
+
+
+@bp.route("/fill/<response_uuid>/done")
+@login_required
+def done(response_uuid: str):
+    """After the respondent submits: thanks, and a request to hand the tablet back (no scores)."""
+    response = response_or_404(response_uuid)
+    if not in_handover():
+        return redirect(url_for("instruments.result", response_uuid=response.uuid), 303)
+    lang = response.language if response.language in current_app.config["LANGUAGES"] else "da"
+    with force_locale(lang):
+        html = render_template("fill/done.html", response=response, lang=lang)
+    return html
+
+
+@bp.route("/fill/<response_uuid>/unlock", methods=["GET", "POST"])
+@login_required
+def unlock(response_uuid: str):
+    """The team member takes the tablet back with their PIN or password."""
+    response = response_or_404(response_uuid)
+    if not in_handover():
+        return redirect(url_for("fill.step", response_uuid=response.uuid), 303)
+    error = None
+    status = 200
+    if request.method == "POST":
+        secret = request.form.get("secret", "")
+        if secret and (verify_secret(current_user.pin_hash, secret)
+                       or verify_secret(current_user.password_hash, secret)):
+            session.pop(HANDOVER_KEY, None)
+            session.pop(UNLOCK_FAILURES_KEY, None)
+            if response.status == "submitted":
+                return redirect(url_for("instruments.result", response_uuid=response.uuid), 303)
+            return redirect(url_for("fill.step", response_uuid=response.uuid), 303)
+        failures = int(session.get(UNLOCK_FAILURES_KEY, 0)) + 1
+        session[UNLOCK_FAILURES_KEY] = failures
+        if failures >= MAX_UNLOCK_FAILURES:
+            # Too many guesses: end the session; the answers so far are saved.
+            dbs = db_session()
+            audit.record(dbs, "login_failed", "user", current_user.id, {"reason": "unlock"})
+            dbs.commit()
+            logout_user()
+            lang = session.get("lang")
+            session.clear()
+            if lang:
+                session["lang"] = lang
+            return redirect(url_for("auth.login"), 303)
+        error = _("Wrong PIN or password. %(left)s tries left.", left=MAX_UNLOCK_FAILURES - failures)
+        status = 401
+    return render_template("fill/unlock.html", response=response, error=error), status
+
+
+# -- the team member's PIN -------------------------------------------------------
+
+@bp.route("/account/pin", methods=["GET", "POST"])
+@login_required
+def pin():
+    """Set or change the PIN that takes the tablet back in hand-over mode."""
+    error = None
+    saved = False
+    status = 200
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        new_pin = request.form.get("pin", "").strip()
+        repeat = request.form.get("pin_repeat", "").strip()
+        if not verify_secret(current_user.password_hash, password):
+            error, status = _("Your password is not correct."), 400
+        elif not (new_pin.isdigit() and 4 <= len(new_pin) <= 8):
+            error, status = _("The PIN must be 4 to 8 digits."), 400
+        elif new_pin != repeat:
+            error, status = _("The two PINs are not the same."), 400
+        else:
+            dbs = db_session()
+            current_user.pin_hash = hash_secret(new_pin)
+            audit.record(dbs, "change", "user", current_user.id, {"field": "pin"})
+            dbs.commit()
+            saved = True
+    return render_template("fill/pin.html", error=error, saved=saved), status
+
+
+def earlier_responses(response: Response) -> list[Response]:
+    """The same person's earlier submitted responses to the same instrument, oldest first."""
+    if response.person_id is None:
+        return []
+    stmt = scope(select(Response).where(
+        Response.person_id == response.person_id,
+        Response.instrument_id == response.instrument_id,
+        Response.status == "submitted",
+        Response.id != response.id,
+        Response.submitted_at <= response.submitted_at,
+    ).order_by(Response.submitted_at, Response.id), Response)
+    return list(db_session().scalars(stmt))
