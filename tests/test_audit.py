@@ -35,3 +35,33 @@ def test_events_cannot_be_changed_or_deleted_through_the_orm(app, demo):
 def test_an_event_needs_an_action_and_an_entity(app):
     with get_db(app).session() as s, pytest.raises(ValueError):
         audit.record(s, "", "family", 1)
+
+
+def test_raw_sql_cannot_change_the_trail(app, demo):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    with get_db(app).session() as s:
+        audit.record(s, "view", "family", 1, username="x")
+    engine = get_db(app).engine
+    if engine.dialect.name != "postgresql":
+        # SQLite has no roles to protect the table from; the ORM guard is what holds there.
+        with pytest.raises(PermissionError), get_db(app).session() as s:
+            s.scalars(select(AuditEvent)).one().action = "delete"
+        return
+    for statement in ("UPDATE audit_event SET action = 'delete'", "DELETE FROM audit_event"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement))
+    with get_db(app).session() as s:
+        assert s.scalars(select(AuditEvent)).one().action == "view"
+
+
+def test_the_municipality_admin_reads_only_their_trail(app, login_as):
+    client = login_as("admin-a")
+    html = client.get("/admin/audit").get_data(as_text=True)
+    assert "admin-a" in html and "login" in html
+    team = app.test_client()
+    from tests.conftest import login
+
+    login(team, "team-a")
+    assert team.get("/admin/audit").status_code == 403
