@@ -139,7 +139,7 @@ def test_start_a_form_then_submitting_marks_it_done_with_the_next_due_date(app, 
         rescore(s, draft, instrument)
     html = family_html(client, ids["family"])
     assert "who5" not in planned(html)
-    assert "Næste måling:" in html and add_months(TODAY - timedelta(days=3), 6).isoformat() in html
+    assert "Næste: " + add_months(TODAY - timedelta(days=3), 6).isoformat() in html
     assert f"/responses/{uuid}" in html
 
 
@@ -375,3 +375,64 @@ def _events(app, action=None, entity=None):
         if entity:
             stmt = stmt.where(AuditEvent.entity == entity)
         return list(s.scalars(stmt))
+
+
+def test_through_the_tablet_form_a_submitted_measurement_is_done_on_the_plan(app, login_as):
+    """Start from the plan, answer in the form engine's stepper, submit, and see it done."""
+    ids = make_family(app)
+    client = login_as("team-a")
+    form = next(f for f in start_forms(family_html(client, ids["family"])) if f["instrument_id"] == "who5")
+    started = client.post(form["action"], data={**{k: v for k, v in form.items() if k != "action"},
+                                                "mode": "in_person"})
+    location = started.headers["Location"]
+    assert re.search(r"/fill/[0-9a-f-]{36}$", location)
+    uuid = location.rsplit("/", 1)[-1]
+    token = csrf_token(client.get(location).get_data(as_text=True))
+    for n in range(1, 6):
+        with get_db(app).session() as s:
+            version = s.scalars(select(Response.version).where(Response.uuid == uuid)).one()
+        saved = client.post(f"/fill/{uuid}/save", data={"csrf_token": token, "page": f"who5_{n}",
+                                                        "version": version, f"who5_{n}": "4", "go": "next"})
+        assert saved.status_code in (200, 303), saved.get_data(as_text=True)[:300]
+    with get_db(app).session() as s:
+        version = s.scalars(select(Response.version).where(Response.uuid == uuid)).one()
+    submitted = client.post(f"/fill/{uuid}/submit", data={"csrf_token": token, "version": version})
+    assert submitted.status_code == 303, submitted.get_data(as_text=True)[:500]
+    with get_db(app).session() as s:
+        response = s.scalars(select(Response).where(Response.uuid == uuid)).one()
+        assert response.status == "submitted" and response.current_score.scores["percent"] == 80
+    html = family_html(client, ids["family"])
+    assert "who5" not in planned(html) and f"/responses/{uuid}" in html
+    row = re.search(rf'<tr class="status-done">(?:(?!</tr>).)*/responses/{uuid}.*?</tr>', html, re.S).group(0)
+    assert "Udført" in row and "Næste: " + add_months(TODAY - timedelta(days=3), 6).isoformat() in row
+
+
+def test_the_municipalitys_own_form_is_on_the_due_list_and_belongs_to_no_person(app, login_as):
+    make_family(app, enabled=ENABLED + ("fidelity",))
+    client = login_as("team-a")
+    html = client.get("/due").get_data(as_text=True)
+    assert "Kommunens egne skemaer" in html
+    action = re.search(r'action="(/rounds/\d+/measure)"', html).group(1)
+    started = client.post(action, data={"csrf_token": csrf_token(html), "instrument_id": "fidelity",
+                                        "wave_id": action.split("/")[2], "mode": "in_person"})
+    assert started.status_code == 303
+    with get_db(app).session() as s:
+        draft = s.scalars(select(Response).where(Response.instrument_id == "fidelity")).one()
+        assert draft.person_id is None and draft.about_person_id is None and draft.wave_id is not None
+        assert s.get(Wave, draft.wave_id).family_id is None
+
+
+def test_application_logs_carry_no_personal_data(app, login_as, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    ids = make_family(app)
+    client = login_as("team-a")
+    html = family_html(client, ids["family"])
+    form = start_forms(html)[0]
+    client.post(form["action"], data={**{k: v for k, v in form.items() if k != "action"}, "mode": "phone"})
+    client.post(f"/families/{ids['family']}/close", data={"csrf_token": csrf_token(html),
+                                                          "closed_on": TODAY.isoformat()})
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in ("Mor", "Lille", "Mellem", "Stor", "T-1", "demo"):
+        assert not re.search(rf"\b{secret}\b", logged), secret
