@@ -55,6 +55,10 @@ def init_web(app: Flask) -> None:
 
     app.register_blueprint(cases.bp)
     app.register_blueprint(admin.bp)
+    from formengine.web import exports, reports
+
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(exports.bp)
     errors.register(app)
 
     @app.errorhandler(CSRFError)

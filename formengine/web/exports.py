@@ -1,0 +1,77 @@
+"""Data exports for evaluators: administrators only, every export audited, content streamed."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from formengine.app import get_registry
+from formengine.audit import record
+from formengine.db import db_session
+from formengine.exports.dataset import ExportRequest, scored_instrument_ids
+from formengine.exports.service import ExportError, build_export
+from formengine.exports.writers import DELIMITERS
+from formengine.web.errors import render_error
+from formengine.web.reports import municipality_choices, municipality_scope, require_admin
+
+bp = Blueprint("exports", __name__, url_prefix="/exports")
+
+
+@bp.route("/")
+@login_required
+def index():
+    require_admin()
+    return render_template("reports/export.html", instruments=get_registry().sorted_instruments(),
+                           municipalities=municipality_choices(), lang=str(get_locale() or "da"))
+
+
+@bp.route("/download", methods=["POST"])
+@login_required
+def download():
+    """Stream the chosen export. An identifiable export needs both boxes ticked."""
+    require_admin()
+    form = request.form
+    registry = get_registry()
+    layout = form.get("layout", "long")
+    fmt = form.get("format", "csv")
+    delimiter = DELIMITERS.get(form.get("delimiter", "semicolon"))
+    if delimiter is None:
+        return render_error(400, _("Unknown delimiter."))
+    identifiable = form.get("identifiable") == "1"
+    if identifiable and form.get("confirm_identifiable") != "1":
+        return render_error(400, _("An identifiable export must be confirmed: tick both boxes."))
+    instrument_id = form.get("instrument", "")
+    if instrument_id:
+        if registry.get(instrument_id) is None:
+            abort(404)
+        instrument_ids: tuple[str, ...] = (instrument_id,)
+    elif layout == "long" and fmt != "fhir":
+        return render_error(400, _("The long layout holds one instrument at a time: choose an instrument."))
+    elif fmt == "fhir":
+        instrument_ids = tuple(i.id for i in registry.sorted_instruments())
+    else:
+        instrument_ids = scored_instrument_ids(registry)
+    municipalities = municipality_scope(form.get("municipality"))
+    export_request = ExportRequest(instrument_ids=instrument_ids, municipality_ids=municipalities,
+                                   identifiable=identifiable)
+    session = db_session()
+    try:
+        export = build_export(session, registry, export_request, layout=layout, fmt=fmt,
+                              delimiter=delimiter, lang=str(get_locale() or "da"))
+    except ExportError as exc:
+        return render_error(400, str(exc))
+    record(session, "export", "export", ",".join(instrument_ids)[:64], {
+        "layout": layout, "format": fmt, "identifiable": identifiable,
+        "municipality_ids": list(municipalities) if municipalities is not None else "all",
+        "instruments": list(instrument_ids), "file": export.filename,
+    }, municipality_id=municipalities[0] if municipalities and len(municipalities) == 1 else None)
+    session.commit()
+
+    def generate():
+        for chunk in export.chunks:
+            yield chunk.encode("utf-8") if isinstance(chunk, str) else chunk
+
+    return Response(stream_with_context(generate()), mimetype=export.mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{export.filename}"'})

@@ -1,0 +1,265 @@
+"""Report pages: paired progression, a person's timeline, programme tables.
+
+Progression and programme tables are for administrators (a municipality
+administrator sees their municipality, a system administrator all or one);
+the person timeline is for anyone who may see the person. Groups smaller
+than ``REPORT_MIN_GROUP`` (default 5) are withheld, with a note.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from formengine.app import get_registry
+from formengine.audit import record
+from formengine.db import db_session
+from formengine.instruments import text
+from formengine.models import PERSON_ROLES, SEXES, Family, Municipality, Person
+from formengine.reports import AGE_BANDS, DEFAULT_MIN_GROUP, Filters, ReportError, person_timeline
+from formengine.reports.charts import data_uri, progression_chart, timeline_chart
+from formengine.reports.programme import (
+    distribution_instruments,
+    distributions,
+    index_instruments,
+    index_table,
+)
+from formengine.reports.progression import progression_report
+from formengine.web.scoping import scope
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+
+def _lang() -> str:
+    return str(get_locale() or "da")
+
+
+def min_group() -> int:
+    return int(current_app.config.get("REPORT_MIN_GROUP", DEFAULT_MIN_GROUP))
+
+
+def require_admin() -> None:
+    if not current_user.is_admin:
+        abort(403)
+
+
+def municipality_choices() -> list[Municipality]:
+    """Municipalities the user may report on."""
+    stmt = select(Municipality).order_by(Municipality.name)
+    if not current_user.is_sysadmin:
+        stmt = stmt.where(Municipality.id == current_user.municipality_id)
+    return list(db_session().scalars(stmt))
+
+
+def municipality_scope(value: str | None) -> tuple[int, ...] | None:
+    """The municipality ids a report covers: a system administrator's choice, else the user's own."""
+    if not current_user.is_sysadmin:
+        return (current_user.municipality_id,)
+    if not value:
+        return None
+    if not value.isdigit() or db_session().get(Municipality, int(value)) is None:
+        abort(404)
+    return (int(value),)
+
+
+def _date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        abort(400, _("%(value)s is not a date (YYYY-MM-DD).", value=value))
+
+
+def filters_from_request() -> Filters:
+    """Report filters from the query string; unknown values are refused, not ignored."""
+    args = request.args
+    role = args.get("role") or None
+    sex = args.get("sex") or None
+    age_band = args.get("age_band") or None
+    if role and role not in PERSON_ROLES:
+        abort(400, _("Unknown role."))
+    if sex and sex not in SEXES:
+        abort(400, _("Unknown sex."))
+    if age_band and age_band not in AGE_BANDS:
+        abort(400, _("Unknown age band."))
+    return Filters(municipality_ids=municipality_scope(args.get("municipality")), role=role, sex=sex,
+                   age_band=age_band, enrolled_from=_date(args.get("enrolled_from")),
+                   enrolled_to=_date(args.get("enrolled_to")))
+
+
+def score_choices(lang: str) -> list[tuple[str, str]]:
+    """("instrument:score", label) for every score of every installed instrument."""
+    out = []
+    for instrument in get_registry().sorted_instruments():
+        for spec in instrument.definition.scores:
+            out.append((f"{instrument.id}:{spec['name']}",
+                        f"{instrument.definition.title(lang)} – {text(spec['label'], lang)}"))
+    return out
+
+
+def wave_label(selector: Any) -> str:
+    if selector == "first":
+        return _("First measurement")
+    if selector == "last":
+        return _("Latest measurement")
+    if selector == "closing":
+        return _("Closing measurement")
+    return _("Measurement %(number)s", number=selector)
+
+
+WAVE_CHOICES = ("1", "2", "3", "4", "5", "6", "first", "last", "closing")
+
+
+@bp.route("/")
+@login_required
+def index():
+    require_admin()
+    return render_template("reports/index.html")
+
+
+def _progression_from_request():
+    choice = request.args.get("score", "")
+    instrument_id, _sep, score_name = choice.partition(":")
+    instrument = get_registry().get(instrument_id) if instrument_id else None
+    if choice and instrument is None:
+        abort(404)
+    if instrument is None:
+        return None, None
+    try:
+        report = progression_report(db_session(), instrument, score_name, request.args.get("from", "1"),
+                                    request.args.get("to", "2"), filters_from_request())
+    except ReportError as exc:
+        abort(400, str(exc))
+    return instrument, report
+
+
+@bp.route("/progression")
+@login_required
+def progression():
+    """The paired progression report with its filters."""
+    require_admin()
+    lang = _lang()
+    instrument, report = _progression_from_request()
+    context: dict[str, Any] = {
+        "scores": score_choices(lang), "waves": WAVE_CHOICES, "wave_label": wave_label,
+        "municipalities": municipality_choices(), "roles": PERSON_ROLES, "sexes": SEXES,
+        "age_bands": AGE_BANDS, "args": request.args, "lang": lang, "min_group": min_group(),
+        "report": report, "instrument": instrument,
+    }
+    if report is not None:
+        data = report.to_dict(min_group())
+        spec = report.spec
+        band_labels = {code: text(label, lang) for code, label in (spec.get("bands") or {}).items()}
+        context.update(data=data, band_labels=band_labels, score_label=text(spec["label"], lang))
+        if not data["suppressed"] and report.stats.n:
+            context["chart"] = data_uri(progression_chart(
+                report, f"{instrument.definition.title(lang)} – {text(spec['label'], lang)}",
+                wave_label(report.from_wave), wave_label(report.to_wave), band_labels))
+        record(db_session(), "view", "report", f"progression:{instrument.id}:{report.score_name}",
+               {"filters": report.filters.describe(), "from": str(report.from_wave),
+                "to": str(report.to_wave)})
+        db_session().commit()
+    return render_template("reports/progression.html", **context)
+
+
+@bp.route("/progression.csv")
+@login_required
+def progression_csv():
+    """The progression report's published figures as CSV (small groups withheld, as on the page)."""
+    require_admin()
+    instrument, report = _progression_from_request()
+    if report is None:
+        abort(400, _("Choose a score."))
+    data = report.to_dict(min_group())
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["figure", "value"])
+    for key in ("instrument", "score", "from", "to", "n_paired", "n_first_only", "mean_from", "mean_to",
+                "mean_change", "sd_change", "effect_size", "suppressed", "min_group"):
+        writer.writerow([key, "" if data[key] is None else data[key]])
+    ci = data["ci95"] or ["", ""]
+    writer.writerow(["ci95_low", ci[0]])
+    writer.writerow(["ci95_high", ci[1]])
+    for key, value in (data["directions"] or {}).items():
+        writer.writerow([f"n_{key}", "<" + str(min_group()) if value is None else value])
+    if data["shift"]:
+        writer.writerow([])
+        writer.writerow(["shift: from \\ to", *data["bands"]])
+        for band, cells in zip(data["bands"], data["shift"], strict=True):
+            writer.writerow([band, *["<" + str(min_group()) if c is None else c for c in cells]])
+    if data["suppressed"]:
+        writer.writerow([])
+        writer.writerow(["note", f"fewer than {min_group()} people paired: figures withheld"])
+    record(db_session(), "export", "report", f"progression:{instrument.id}:{report.score_name}",
+           {"format": "csv", "filters": report.filters.describe()})
+    db_session().commit()
+    body = "\ufeff" + buffer.getvalue()
+    return Response(body, mimetype="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="progression-{instrument.id}-{report.score_name}.csv"'})
+
+
+@bp.route("/persons/<int:person_id>")
+@login_required
+def timeline(person_id: int):
+    """Every score of a person (and about them) per wave, as charts and tables."""
+    session = db_session()
+    person = session.scalar(scope(select(Person).where(Person.id == person_id), Person))
+    if person is None:
+        abort(404)
+    lang = _lang()
+    registry = get_registry()
+    series = person_timeline(session, registry, person.id)
+    family_members = session.scalars(select(Person).where(Person.family_id == person.family_id))
+    names = {p.id: p.name for p in family_members}
+    groups: list[dict[str, Any]] = []
+    for one in series:
+        key = (one.instrument_id, one.person_id, one.about_person_id)
+        if not groups or groups[-1]["key"] != key:
+            instrument = registry.get(one.instrument_id)
+            groups.append({"key": key, "instrument": instrument, "series": [],
+                           "respondent": names.get(one.person_id, ""),
+                           "about": names.get(one.about_person_id, "") if one.about_person_id else ""})
+        groups[-1]["series"].append(one)
+    for group in groups:
+        numbers = sorted({(p.wave_number, p.wave_kind) for s in group["series"] for p in s.points})
+        waves = [(n, _("Closing") if kind == "closing" else str(n)) for n, kind in numbers]
+        group["waves"] = waves
+        title = group["instrument"].definition.title(lang)
+        group["chart"] = data_uri(timeline_chart(
+            group["series"], title, waves, [text(s.spec["label"], lang) for s in group["series"]]))
+    family = session.get(Family, person.family_id)
+    record(session, "view", "person", person.id, {"page": "timeline"}, municipality_id=person.municipality_id)
+    session.commit()
+    return render_template("reports/timeline.html", person=person, family=family, groups=groups, lang=lang)
+
+
+@bp.route("/programme")
+@login_required
+def programme():
+    """Background distributions per municipality, progress distributions per wave, indexes per round."""
+    require_admin()
+    lang = _lang()
+    session = db_session()
+    filters = Filters(municipality_ids=municipality_scope(request.args.get("municipality")))
+    registry = get_registry()
+    tables = []
+    for instrument in distribution_instruments(registry):
+        tables.append({"instrument": instrument,
+                       "by_municipality": distributions(session, instrument, "municipality", filters),
+                       "by_wave": distributions(session, instrument, "wave", filters)})
+    indexes = [{"instrument": i, "rows": index_table(session, i, filters)}
+               for i in index_instruments(registry)]
+    record(session, "view", "report", "programme", {"filters": filters.describe()})
+    session.commit()
+    return render_template("reports/programme.html", tables=tables, indexes=indexes, lang=lang,
+                           municipalities=municipality_choices(), args=request.args, min_group=min_group(),
+                           text=text)
