@@ -298,7 +298,8 @@ def family(family_id: int):
     session.commit()
     consent = {p.id: active_consent(p, today) for p in fam.persons}
     # For a measurement just done: when the same form is due next (the following wave).
-    following = {views[i].wave.id: views[i + 1].wave.due_on for i in range(len(views) - 1)}
+    following = {views[i].wave.id: views[i + 1].wave.due_on for i in range(len(views) - 1)
+                 if views[i + 1].wave.due_on >= today}
     return render_template("cases/family.html", family=fam, views=views, today=today, consent=consent,
                            next_due=next_due(views), measure_form=MeasureForm(), following=following,
                            cpr_enabled=_municipality(fam.municipality_id).cpr_enabled)
