@@ -436,3 +436,26 @@ def test_application_logs_carry_no_personal_data(app, login_as, caplog):
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for secret in ("Mor", "Lille", "Mellem", "Stor", "T-1", "demo"):
         assert not re.search(rf"\b{secret}\b", logged), secret
+
+
+def test_correcting_a_birth_date_changes_the_plan_and_audits_only_field_names(app, login_as):
+    ids = make_family(app)
+    client = login_as("team-a")
+    page = client.get(f"/persons/{ids['Lille']}/edit")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'value="Lille"' in html
+    changed = client.post(f"/persons/{ids['Lille']}/edit", data={
+        "csrf_token": csrf_token(html), "role": "youth", "name": "Lille", "sex": "female",
+        "birth_date": years_ago(19).isoformat()})
+    assert changed.status_code == 303
+    forms = start_forms(family_html(client, ids["family"]))
+    lille = f"/persons/{ids['Lille']}/measure"
+    assert any(f["action"] == lille and f["instrument_id"] == "who5" for f in forms)
+    event = _events(app, "change", "person")[-1]
+    assert event.detail == {"fields": ["birth_date", "role", "sex"]}
+    bad = client.post(f"/persons/{ids['Lille']}/edit", data={
+        "csrf_token": csrf_token(html), "role": "pet", "name": "Lille", "sex": "female",
+        "birth_date": years_ago(19).isoformat()})
+    assert bad.status_code == 400
+    with get_db(app).session() as s:
+        assert s.get(Person, ids["Lille"]).role == "youth"

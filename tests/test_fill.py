@@ -201,6 +201,26 @@ def test_display_condition_shows_a_question_only_after_yes(app, team):
     assert "Hvor tit bekymrer du dig?" in html and "Del 3 af 6" in html
 
 
+def test_a_follow_up_question_appears_on_the_same_step_as_soon_as_it_applies(app, team):
+    uuid = start(team, "kitchen")
+    in_place = save(team, uuid, {"_page": "p_facts", "hours": "4", "go": "stay"}, headers=HX)
+    html = in_place.get_data(as_text=True)
+    # Only the new question is swapped in (out of band): what is typed elsewhere stays untouched.
+    assert '<fieldset class="question" id="q-short_sleep" hx-swap-oob="true">' in html
+    assert "Hvad holder dig vågen?" in html and "Et nyt spørgsmål er kommet til" in html
+    assert 'id="q-note"' not in html and 'id="q-seen_on"' not in html
+    gone = save(team, uuid, {"_page": "p_facts", "hours": "8", "go": "stay"}, headers=HX)
+    gone = gone.get_data(as_text=True)
+    assert '<fieldset class="question" id="q-short_sleep" hidden hx-swap-oob="true"></fieldset>' in gone
+    # Without JavaScript, "next" stays on the step so the new question is asked first.
+    uuid = start(team, "kitchen")
+    stay = save(team, uuid, {"_page": "p_facts", "hours": "4", "go": "next"})
+    assert stay.headers["Location"].endswith("page=p_facts")
+    assert "Hvad holder dig vågen?" in team.get(stay.headers["Location"]).get_data(as_text=True)
+    moved = save(team, uuid, {"_page": "p_facts", "hours": "4", "short_sleep": "Lektier", "go": "next"})
+    assert moved.headers["Location"].endswith("page=p_helpers")
+
+
 def test_every_item_type_renders_and_saves(app, team):
     uuid = start(team, "kitchen")
     html, _, _ = page_state(team, uuid, "p_facts")

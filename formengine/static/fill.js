@@ -147,7 +147,9 @@
     // A new step: move focus to its question so screen readers and keyboards start there.
     if (evt.detail.target && evt.detail.target.id === "fill-step") {
       var root = stepRoot();
-      var focusTarget = root && (root.querySelector(".error-message[role=alert]:not([hidden])") ||
+      var wanted = root && root.getAttribute("data-focus");
+      var focusTarget = root && ((wanted && document.getElementById(wanted)) ||
+                                 root.querySelector(".error-message[role=alert]:not([hidden])") ||
                                  root.querySelector("legend[tabindex]") || root.querySelector("h1"));
       if (focusTarget) {
         if (!focusTarget.hasAttribute("tabindex")) { focusTarget.setAttribute("tabindex", "-1"); }

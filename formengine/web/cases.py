@@ -345,6 +345,48 @@ def new_person(family_id: int):
                            cpr_enabled=municipality.cpr_enabled), status
 
 
+@bp.route("/persons/<int:person_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_person(person_id: int):
+    """Correct a person's details (a wrong birth date changes what the plan asks for)."""
+    session = db_session()
+    person = person_or_404(person_id)
+    fam = person.family
+    municipality = _municipality(person.municipality_id)
+    back = url_for("cases.family", family_id=fam.id)
+    if fam.status == "closed":
+        return render_template("cases/message.html", title=_("The family is closed"),
+                               message=_("The persons of a closed family cannot be changed."), back=back), 409
+    form = PersonForm(obj=None if request.method == "POST" else person)
+    if request.method == "GET":
+        form.cpr.data = ""
+    status = 200
+    if form.validate_on_submit():
+        cpr = (form.cpr.data or "").replace("-", "").strip()
+        if cpr and not municipality.cpr_enabled:
+            form.cpr.errors = [_("This municipality does not store CPR numbers.")]
+        elif cpr and not re.fullmatch(r"\d{10}", cpr):
+            form.cpr.errors = [_("A CPR number is 10 digits.")]
+        else:
+            new = {"role": form.role.data, "name": (form.name.data or "").strip(),
+                   "birth_date": form.birth_date.data, "sex": form.sex.data}
+            if cpr:
+                new["cpr"] = cpr
+            changed = sorted(k for k, v in new.items() if getattr(person, k) != v)
+            for key in changed:
+                setattr(person, key, new[key])
+            # Which fields changed, never their values (names, dates and CPR numbers are personal data).
+            audit.record(session, "change", "person", person.id, {"fields": changed},
+                         municipality_id=person.municipality_id)
+            session.commit()
+            return redirect(back, 303)
+        status = 400
+    elif request.method == "POST":
+        status = 400
+    return render_template("cases/person_form.html", form=form, family=fam, person=person,
+                           cpr_enabled=municipality.cpr_enabled), status
+
+
 @bp.route("/persons/<int:person_id>/consent", methods=["GET", "POST"])
 @login_required
 def consent(person_id: int):

@@ -165,6 +165,11 @@ class StepView:
                 if self.definition.is_shown(self.definition.items_by_id[i], answers)]
 
     @property
+    def page_items(self) -> list[dict[str, Any]]:
+        """Every item of the page, shown or not (hidden ones become placeholders)."""
+        return [self.definition.items_by_id[i] for i in self.page["items"]]
+
+    @property
     def total(self) -> int:
         return len(self.pages)
 
@@ -208,7 +213,8 @@ def _code_key(code: Any) -> str:
 
 
 def _render_step_fragment(view: StepView, *, values: Mapping[str, Any] | None = None,
-                          errors: list[str] | None = None, conflict: bool = False) -> str:
+                          errors: list[str] | None = None, conflict: bool = False,
+                          focus: str | None = None) -> str:
     """The stepper section alone, in the respondent's language (also what htmx swaps in)."""
     shown_values = dict(view.response.answers or {})
     if values:
@@ -217,7 +223,7 @@ def _render_step_fragment(view: StepView, *, values: Mapping[str, Any] | None = 
         return render_template(
             "fill/_step.html", view=view, response=view.response, definition=view.definition,
             texts=view.texts, lang=view.lang, values=shown_values, errors=errors or [],
-            conflict=conflict, widget=_widget_html, code_key=_code_key, handover=in_handover(),
+            conflict=conflict, widget=_widget_html, code_key=_code_key, handover=in_handover(), focus=focus,
             timeout_seconds=int(current_app.config["SESSION_TIMEOUT_MINUTES"]) * 60,
         )
 
@@ -358,6 +364,7 @@ def save(response_uuid: str):
         return _vary(make_response(_("The form is missing its version. Reload the page."), 400))
     go = request.form.get("go", "next")
     decline = request.form.get("decline")
+    shown_before = [i["id"] for i in view.items]
     changes, problems = _posted_changes(view, request.form)
     if go.startswith(("add:", "remove:")):
         changes = _group_edit(changes, view, go)
@@ -386,21 +393,36 @@ def save(response_uuid: str):
         dbs.rollback()
         return _render_step_page(view, 422, values=changes, errors=exc.problems)
 
-    if go == "stay" or go.startswith(("add:", "remove:")):
+    # The answers may have changed which questions are shown: on this step (live display
+    # conditions, swapped in place without touching what is being typed elsewhere) and which
+    # steps exist at all.
+    fresh = StepView(response, definition, view.page["id"])
+    shown_after = [i["id"] for i in fresh.items] if fresh.page else []
+    appeared = [i for i in shown_after if i not in shown_before and not drafts.is_answered(response, i)]
+    if fresh.page is None:  # defensive: the whole step went away
+        target = _resume_page(fresh)
+        if target is None:
+            return _redirect(url_for("fill.review", response_uuid=response.uuid))
+    elif go == "stay" or go.startswith(("add:", "remove:")):
         if go == "stay" and request.headers.get("HX-Request"):
+            changed = [item for item in fresh.page_items
+                       if (item["id"] in shown_after) != (item["id"] in shown_before)]
             with force_locale(view.lang):
-                html = render_template("fill/_saved.html", response=response)
+                html = render_template(
+                    "fill/_saved.html", response=response, view=fresh, definition=definition,
+                    texts=fresh.texts, lang=fresh.lang, values=response.answers or {}, changed=changed,
+                    shown=shown_after, appeared=appeared, widget=_widget_html, code_key=_code_key)
             return _vary(make_response(html, 200))
         target = view.page["id"]
+    elif go == "next" and appeared:
+        target = view.page["id"]  # a follow-up question appeared here: ask it before moving on
     else:
-        # The answers may have changed which steps are shown; recompute them.
-        fresh = StepView(response, definition, view.page["id"])
         if go == "back":
             target = fresh.neighbour(-1) or fresh.page["id"]
         elif go == "review":
             target = None
         else:
-            target = fresh.neighbour(+1) if fresh.index is not None else _resume_page(fresh)
+            target = fresh.neighbour(+1)
         if target is None:
             return _redirect(url_for("fill.review", response_uuid=response.uuid))
     if request.headers.get("HX-Request"):
