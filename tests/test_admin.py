@@ -151,3 +151,31 @@ def test_a_plan_rule_and_the_tolerance_window_change_what_is_due(app, login_as):
     refused = client.post("/admin/plan/schedule", data={"csrf_token": csrf_token(page),
                                                          "tolerance_weeks": "13", "interval_months": "6"})
     assert refused.status_code == 400
+
+
+def test_an_administrator_adds_and_deactivates_users_of_their_own_municipality(app, login_as):
+    client = login_as("admin-a")
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert "team-a" in page and "team-b" not in page
+    added = client.post("/admin/users", data={"csrf_token": csrf_token(page), "username": "new-a",
+                                              "display_name": "Ny", "role": "team_member",
+                                              "password": "long-enough-2"})
+    assert added.status_code == 303
+    # A system administrator cannot be created here, and a taken username is refused.
+    for data in ({"username": "x", "role": "sysadmin", "password": "long-enough-2"},
+                 {"username": "team-b", "role": "team_member", "password": "long-enough-2"},
+                 {"username": "y", "role": "team_member", "password": "short"}):
+        assert client.post("/admin/users", data={"csrf_token": csrf_token(page), **data}).status_code == 400
+    with get_db(app).session() as s:
+        user = s.scalars(select(User).where(User.username == "new-a")).one()
+        admin = s.scalars(select(User).where(User.username == "admin-a")).one()
+        assert (user.role, user.municipality_id) == ("team_member", admin.municipality_id)
+        assert not s.scalars(select(User).where(User.username.in_(["x", "y"]))).all()
+    newcomer = app.test_client()
+    assert login(newcomer, "new-a", "long-enough-2").status_code == 302
+    assert client.post(f"/admin/users/{user.id}/active", data={"csrf_token": csrf_token(page),
+                                                                 "active": "0"}).status_code == 303
+    assert newcomer.get("/due").status_code == 302  # signed out: the account is deactivated
+    assert login(app.test_client(), "new-a", "long-enough-2").status_code == 401
+    assert client.post(f"/admin/users/{admin.id}/active", data={"csrf_token": csrf_token(page),
+                                                                  "active": "0"}).status_code == 400

@@ -28,13 +28,14 @@ from formengine.models import (
     Person,
     PlanRule,
     Response,
+    User,
     Wave,
 )
 from formengine.responses import start_draft
 from tests.conftest import csrf_token, login
 
 # URL parameters that name a municipality's record, and how to find one for a municipality.
-SCOPED = ("family_id", "person_id", "consent_id", "wave_id", "rule_id", "response_uuid")
+SCOPED = ("family_id", "person_id", "consent_id", "wave_id", "rule_id", "response_uuid", "user_id")
 # URL parameters that name nothing municipality-specific.
 UNSCOPED = {"instrument_id": "who5", "filename": "formengine.css"}
 # Endpoints deliberately left out, with the reason.
@@ -67,11 +68,12 @@ def records(app, municipality_name: str) -> dict[str, list]:
                             wording={"kind": "project_labels"}, person_id=person.id,
                             about_person_id=person.id, wave_id=family_wave.id)
         names = [p.name for p in s.scalars(select(Person).where(Person.municipality_id == m.id))]
+        team = s.scalars(select(User).where(User.municipality_id == m.id, User.role == "team_member")).first()
         return {
             "municipality": m.id, "names": names,
             "family_id": [family.id], "person_id": [person.id], "consent_id": [consent.id],
             "wave_id": [family_wave.id] + ([round_wave.id] if round_wave else []),
-            "rule_id": [rule.id], "response_uuid": [submitted.uuid, draft.uuid],
+            "rule_id": [rule.id], "response_uuid": [submitted.uuid, draft.uuid], "user_id": [team.id],
         }
 
 
@@ -95,6 +97,8 @@ def state(app, municipality_id: int) -> dict[str, object]:
                 select(InstrumentSetting).where(InstrumentSetting.municipality_id == municipality_id))),
             "waves": count(Wave),
             "municipality": str(s.get(Municipality, municipality_id).settings),
+            "users": sorted((u.username, u.active) for u in s.scalars(
+                select(User).where(User.municipality_id == municipality_id))),
         }
 
 

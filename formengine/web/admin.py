@@ -15,8 +15,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import IntegerField, SelectField, SelectMultipleField
-from wtforms.validators import NumberRange, Optional
+from wtforms import IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from formengine import audit
 from formengine.app import get_registry
@@ -32,7 +32,7 @@ from formengine.catalogue import (
     set_enabled,
 )
 from formengine.db import db_session
-from formengine.models import AuditEvent, Municipality
+from formengine.models import ROLE_MUNICIPALITY_ADMIN, ROLE_TEAM_MEMBER, AuditEvent, Municipality, User
 from formengine.plan import ABOUT, FILLED_BY, RESPONDENT_ROLES, WAVE_KINDS, PlanError, Rule, Schedule
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -293,3 +293,71 @@ def audit_trail():
     names = {m.id: m.name for m in session.scalars(select(Municipality))} if current_user.is_sysadmin else {}
     return render_template("admin/audit.html", events=events, municipality=municipality, names=names,
                            page_size=200, AuditEvent=AuditEvent)
+
+
+# -- users ------------------------------------------------------------------------------
+
+class UserForm(FlaskForm):
+    username = StringField("username", validators=[DataRequired(), Length(max=80),
+                                                   Regexp(r"^[A-Za-z0-9._@-]+$")])
+    display_name = StringField("display_name", validators=[Optional(), Length(max=120)])
+    role = SelectField("role", choices=[(ROLE_TEAM_MEMBER, ROLE_TEAM_MEMBER),
+                                        (ROLE_MUNICIPALITY_ADMIN, ROLE_MUNICIPALITY_ADMIN)])
+    password = PasswordField("password", validators=[DataRequired(), Length(min=8, max=200)])
+
+
+def _users_page(municipality: Municipality, form: UserForm | None = None, status: int = 200):
+    users = list(db_session().scalars(select(User).where(User.municipality_id == municipality.id)
+                                      .order_by(User.username)))
+    return render_template("admin/users.html", municipality=municipality, users=users,
+                           form=form or UserForm(formdata=None)), status
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@admin_required
+def users():
+    """The municipality's users; an administrator adds team members and administrators here."""
+    municipality = _municipality()
+    if municipality is None:
+        return _choose("admin.users")
+    if request.method == "GET":
+        return _users_page(municipality)
+    form = UserForm()
+    if not form.validate_on_submit():
+        return _users_page(municipality, form, 400)
+    session = db_session()
+    if session.scalar(select(User.id).where(User.username == form.username.data)) is not None:
+        form.username.errors = [_("This username is taken.")]
+        return _users_page(municipality, form, 400)
+    from formengine.security import hash_secret
+
+    user = User(username=form.username.data, display_name=(form.display_name.data or "").strip(),
+                password_hash=hash_secret(form.password.data), role=form.role.data,
+                municipality_id=municipality.id)
+    session.add(user)
+    session.flush()
+    audit.record(session, "create", "user", user.id, {"role": user.role}, municipality_id=municipality.id)
+    session.commit()
+    flash(_("%(username)s can now log in.", username=user.username))
+    return redirect(_back("admin.users", municipality), 303)
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@admin_required
+def set_active(user_id: int):
+    """Deactivate (or reactivate) a user of the municipality; their records and answers stay."""
+    municipality = _municipality()
+    if municipality is None:
+        abort(404)
+    session = db_session()
+    user = session.scalar(select(User).where(User.id == user_id, User.municipality_id == municipality.id))
+    if user is None:
+        abort(404)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    if user.id == current_user.id:
+        abort(400, _("You cannot deactivate yourself."))
+    user.active = request.form.get("active") == "1"
+    audit.record(session, "change", "user", user.id, {"active": user.active}, municipality_id=municipality.id)
+    session.commit()
+    return redirect(_back("admin.users", municipality), 303)
