@@ -66,8 +66,8 @@ def test_municipality_admin_sees_own_municipality_only(reports_data, login_as):
     figures = _figures(html)
     assert figures["Antal parrede (besvaret begge)"] == "6"
     assert figures["Kun første måling (frafald)"] == "1"
-    assert figures["Gennemsnit ved første måling"] == "38.0"
-    assert figures["Gennemsnitlig ændring"] == "13.3"
+    assert figures["Gennemsnit ved første måling"] == "38,0"
+    assert figures["Gennemsnitlig ændring"] == "13,3"
     assert "data:image/svg+xml;base64," in html
     svg = base64.b64decode(re.search(r'data:image/svg\+xml;base64,([^"]+)', html).group(1)).decode()
     assert svg.startswith("<svg") and "<script" not in svg
@@ -116,7 +116,7 @@ def test_person_timeline_scoped_and_marks_meaningful_change(reports_data, login_
     page = client.get(f"/reports/persons/{ids['a_person']}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "WHO-5" in html and "+12.0" in html and "klart bedre" in html
+    assert "WHO-5" in html and "+12,0" in html and "klart bedre" in html
     assert "data:image/svg+xml;base64," in html
     with get_db(app).session() as session:
         event = session.scalars(select(AuditEvent).where(AuditEvent.entity == "person")).one()
@@ -147,7 +147,7 @@ def test_programme_tables_with_the_programme_forms(demo, login_as):
     html = client.get("/reports/programme").get_data(as_text=True)
     assert background.title("da") in html and fidelity.title("da") in html
     assert "60 %" in html and "40 %" in html
-    assert "4.00" in html
+    assert "4,00" in html
 
 
 def _minimal_answers(definition):
