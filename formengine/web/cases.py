@@ -171,7 +171,8 @@ class PersonForm(FlaskForm):
                                         ("other", "other")])
     name = StringField("name", validators=[Optional(), Length(max=120)])
     birth_date = DateField("birth_date", validators=[DataRequired(), _not_future])
-    sex = SelectField("sex", choices=[("female", "female"), ("male", "male"), ("not_stated", "not_stated")])
+    sex = SelectField("sex", choices=[("female", "female"), ("male", "male"), ("not_stated", "not_stated")],
+                      default="not_stated")
     cpr = StringField("cpr", validators=[Optional()])
 
 
@@ -300,7 +301,10 @@ def family(family_id: int):
     # For a measurement just done: when the same form is due next (the following wave).
     following = {views[i].wave.id: views[i + 1].wave.due_on for i in range(len(views) - 1)
                  if views[i + 1].wave.due_on >= today}
-    return render_template("cases/family.html", family=fam, views=views, today=today, consent=consent,
+    # What can be measured now first, then what comes up, then the past, newest first.
+    rank = {STATUS_OVERDUE: 0, STATUS_DUE: 0, STATUS_UPCOMING: 1}
+    ordered = sorted(views, key=lambda v: (rank.get(v.status, 2), -v.wave.number))
+    return render_template("cases/family.html", family=fam, views=ordered, today=today, consent=consent,
                            next_due=next_due(views), measure_form=MeasureForm(), following=following,
                            cpr_enabled=_municipality(fam.municipality_id).cpr_enabled)
 
