@@ -7,7 +7,9 @@ The data (WHO-5 responses with scores, in families with waves) is written
 first; each export is then measured in a fresh child process so that the
 peak memory reported is the export's own (the process's maximum resident
 set size) and not that of building the data. Figures are printed, never
-asserted: timings depend on the machine.
+asserted: timings depend on the machine. Besides wall-clock rows per second
+it prints rows per CPU second of the exporting process, which is what the
+export itself costs when other work shares the machine.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ def measure(url: str, layout: str, fmt: str) -> dict:
     ids = ("who5",) if layout == "long" else scored_instrument_ids(registry)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
+    cpu_start = time.process_time()
     size = 0
     lines = 0
     with get_db(app).session() as session:
@@ -118,10 +121,12 @@ def measure(url: str, layout: str, fmt: str) -> dict:
             size += len(chunk)
             lines += chunk.count("\n") if isinstance(chunk, str) else 0
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rows = lines - 1 if fmt == "csv" else lines
     return {"layout": layout, "format": fmt, "rows": rows, "seconds": seconds, "bytes": size,
-            "rows_per_second": rows / seconds if seconds else None,
+            "rows_per_second": rows / seconds if seconds else None, "cpu_seconds": cpu_seconds,
+            "rows_per_cpu_second": rows / cpu_seconds if cpu_seconds else None,
             "peak_rss_mb": peak_kb / 1024, "rss_before_mb": before / 1024}
 
 
@@ -146,14 +151,18 @@ def main() -> None:
         results.append(json.loads(child.stdout.strip().splitlines()[-1]))
     load = os.getloadavg()[0]
     print(f"machine load average while measuring: {load:.1f} on {os.cpu_count()} CPU(s)")
-    print(f"{'export':<12}{'rows':>9}{'seconds':>9}{'rows/s':>10}{'peak MB':>9}{'MB':>8}")
+    print(f"{'export':<12}{'rows':>9}{'seconds':>9}{'rows/s':>10}{'CPU s':>8}{'rows/CPU s':>12}"
+          f"{'peak MB':>9}{'file MB':>9}")
     for r in results:
         print(f"{r['layout'] + ' ' + r['format']:<12}{r['rows']:>9}{r['seconds']:>9.2f}"
-              f"{r['rows_per_second']:>10.0f}{r['peak_rss_mb']:>9.1f}{r['bytes'] / 1e6:>8.1f}")
+              f"{r['rows_per_second']:>10.0f}{r['cpu_seconds']:>8.2f}{r['rows_per_cpu_second']:>12.0f}"
+              f"{r['peak_rss_mb']:>9.1f}{r['bytes'] / 1e6:>9.1f}")
     csv_long = results[0]
     speed = csv_long["rows_per_second"]
-    print(f"long CSV: {speed:.0f} rows/s ({speed / TARGET_ROWS_PER_SECOND:.2f} x the "
-          f"{TARGET_ROWS_PER_SECOND} target); "
+    cpu_speed = csv_long["rows_per_cpu_second"]
+    print(f"long CSV: {speed:.0f} rows/s wall clock ({speed / TARGET_ROWS_PER_SECOND:.2f} x the "
+          f"{TARGET_ROWS_PER_SECOND} target), {cpu_speed:.0f} rows per CPU second "
+          f"({cpu_speed / TARGET_ROWS_PER_SECOND:.2f} x); "
           f"peak memory {csv_long['peak_rss_mb']:.0f} MB "
           f"({csv_long['peak_rss_mb'] / TARGET_PEAK_MB:.2f} x the {TARGET_PEAK_MB} MB limit)")
 

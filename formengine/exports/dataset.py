@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Select, Text, func, select, type_coerce
@@ -207,6 +207,20 @@ def _json(value: Any, empty: Any) -> Any:
     return value
 
 
+def _moment(value: Any) -> datetime | None:
+    """A UTC timestamp read as text (SQLite stores "YYYY-MM-DD HH:MM:SS.ffffff") or as a datetime."""
+    if isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return value
+
+
+def _day(value: Any) -> date | None:
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    return value
+
+
 class _Decoded:
     """Decodes a JSON column that takes few distinct values (wording, bands, flags) once per value."""
 
@@ -255,9 +269,10 @@ def iter_long_rows(session: Session, instrument: Instrument, request: ExportRequ
         select(
             Response.id, Score.scoring_version, Response.uuid, Response.municipality_id, Municipality.name,
             Wave.family_id, Family.case_ref, Response.person_id, respondent.name, Response.about_person_id,
-            subject.name, respondent.role, respondent.sex, respondent.birth_date, Wave.number, Wave.kind,
-            Response.instrument_version, Response.mode, Response.language,
-            type_coerce(Response.wording, Text), Response.created_at, Response.submitted_at,
+            subject.name, respondent.role, respondent.sex, type_coerce(respondent.birth_date, Text),
+            Wave.number, Wave.kind, Response.instrument_version, Response.mode, Response.language,
+            type_coerce(Response.wording, Text), type_coerce(Response.created_at, Text),
+            type_coerce(Response.submitted_at, Text),
             type_coerce(Response.answers, Text), type_coerce(Response.declined, Text),
             Score.valid, type_coerce(Score.scores, Text), type_coerce(Score.bands, Text),
             type_coerce(Score.flags, Text),
@@ -280,6 +295,7 @@ def iter_long_rows(session: Session, instrument: Instrument, request: ExportRequ
         (rid, scoring_version, uuid, mid, mname, family_id, case_ref, pid, pname, about_id, about_name,
          role, sex, birth_date, number, kind, iversion, mode, language, wording, created, submitted,
          answers, declined, valid, score_values, bands, flags) = row
+        created, submitted, birth_date = _moment(created), _moment(submitted), _day(birth_date)
         if pseudo is None:
             out = [uuid, mname, case_ref or "", pname or "", about_name or "", role or "", sex or "",
                    birth_date]

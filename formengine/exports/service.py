@@ -23,7 +23,6 @@ from formengine.exports.dataset import (
 )
 from formengine.exports.writers import (
     codebook_csv,
-    converted_positions,
     csv_chunks,
     file_chunks,
     temp_path,
@@ -79,7 +78,7 @@ def build_export(session: Session, registry: PluginRegistry, request: ExportRequ
     if fmt == "codebook":
         return ExportFile(stem + "-codebook.csv", "text/csv; charset=utf-8", codebook_csv(columns, delimiter))
     if fmt == "csv":
-        chunks = csv_chunks([c.name for c in columns], rows, delimiter, converted_positions(columns))
+        chunks = csv_chunks([c.name for c in columns], rows, delimiter, columns)
         return ExportFile(stem + ".csv", "text/csv; charset=utf-8", chunks)
     if fmt == "xlsx":
         path = temp_path(".xlsx")

@@ -39,13 +39,21 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _moment_cell(value: Any) -> Any:
+    return "" if value is None else value.isoformat(timespec="seconds")
+
+
+def _number_cell(value: Any) -> Any:
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
 def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], delimiter: str = ";",
-               convert: Sequence[int] | None = None) -> Iterator[str]:
+               columns: Sequence[Column] | None = None) -> Iterator[str]:
     """CSV text in chunks of a few hundred rows: BOM and header first. Nothing is held beyond a chunk.
 
-    ``convert`` lists the column positions that may hold dates, times, yes/no
-    or decimal values (formatted for the file); other values are written as
-    they are (None as empty). Without it every cell is checked.
+    With ``columns`` (the codebook of the rows) only the date, time, number
+    and yes/no columns are formatted, each by its type; other values are
+    written as they are (None as empty). Without it every cell is checked.
     """
     if delimiter not in DELIMITERS.values():
         raise ValueError(f"delimiter {delimiter!r} is not one of ; , or tab")
@@ -55,15 +63,18 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], delimiter: 
     yield BOM + buffer.getvalue()
     buffer.seek(0)
     buffer.truncate()
+    converters = None
+    if columns is not None:
+        kinds = {"datetime": _moment_cell, "date": _cell, "number": _number_cell, "boolean": _cell}
+        converters = [(i, kinds[c.type]) for i, c in enumerate(columns) if c.type in kinds]
     count = 0
-    positions = None if convert is None else list(convert)
     for row in rows:
-        if positions is None:
+        if converters is None:
             row = [_cell(v) for v in row]
-        elif positions:
+        elif converters:
             row = list(row)
-            for i in positions:
-                row[i] = _cell(row[i])
+            for i, convert in converters:
+                row[i] = convert(row[i])
         writer.writerow(row)
         count += 1
         if count % CHUNK_ROWS == 0:
@@ -81,10 +92,6 @@ def codebook_csv(columns: list[Column], delimiter: str = ";") -> Iterator[str]:
     header = next(rows)
     return csv_chunks(header, rows, delimiter)
 
-
-def converted_positions(columns: Sequence[Column]) -> list[int]:
-    """Positions of the columns whose values need formatting in CSV (see :func:`csv_chunks`)."""
-    return [i for i, c in enumerate(columns) if c.type in ("date", "datetime", "number", "boolean")]
 
 
 def write_xlsx(path: str, columns: list[Column], rows: Iterable[Sequence[Any]], sheet: str = "data") -> None:
