@@ -1,7 +1,7 @@
 """KIDSCREEN-10 against ../shared/instruments/kidscreen.md: raw sum, reversals, norm tables, properties."""
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import plugins.kidscreen as kidscreen
@@ -50,7 +50,7 @@ def test_bad_input_is_refused(answers):
 
 
 @pytest.mark.parametrize("instrument_id", sorted(INSTRUMENTS))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_properties(instrument_id, data):
     instrument = INSTRUMENTS[instrument_id]

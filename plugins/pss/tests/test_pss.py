@@ -3,7 +3,7 @@
 import itertools
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import plugins.pss as pss
@@ -46,7 +46,7 @@ def test_bad_input_is_refused(answers):
         INSTRUMENT.score_answers(answers)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_properties(data):
     answers = data.draw(answer_sets(INSTRUMENT))

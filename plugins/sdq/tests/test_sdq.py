@@ -3,7 +3,7 @@
 import itertools
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import plugins.sdq as sdq
@@ -90,7 +90,7 @@ def test_bad_input_is_refused(instrument_id):
 
 
 @pytest.mark.parametrize("instrument_id", sorted(INSTRUMENTS))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_properties(instrument_id, data):
     instrument = INSTRUMENTS[instrument_id]

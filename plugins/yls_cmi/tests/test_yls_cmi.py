@@ -1,7 +1,7 @@
 """YLS/CMI against ../shared/instruments/yls_cmi.md: completeness, bands, override, norm packs, properties."""
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import plugins.yls_cmi as yls_cmi
@@ -64,7 +64,7 @@ def test_domain_bands_only_from_a_norm_pack():
     assert "no_norm_table" in result.flag_codes()  # the other domains still lack cut-offs
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_properties(data):
     answers = data.draw(answer_sets(INSTRUMENT))
