@@ -22,7 +22,6 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from formengine import audit
 from formengine.app import get_registry
-from formengine.catalogue import available_ids, plan_rules, schedule_for
 from formengine.db import db_session
 from formengine.measurement import (
     STATUS_MISSED,
@@ -572,10 +571,3 @@ def measure_municipality(wave_id: int):
     session.commit()
     return redirect(_fill_url(response.uuid), 303)
 
-
-def plan_summary(session, municipality: Municipality) -> dict[str, Any]:
-    """What the admin pages show about a municipality's plan."""
-    registry = get_registry()
-    return {"rules": plan_rules(session, registry, municipality),
-            "available": available_ids(session, registry, municipality.id),
-            "schedule": schedule_for(municipality)}
