@@ -21,6 +21,7 @@ from formengine.catalogue import available_ids, municipality_start, plan_rules, 
 from formengine.models import Consent, Family, Municipality, Person, Response, Wave
 from formengine.plan import (
     STATUS_DONE,
+    STATUS_OVERDUE,
     STATUS_UPCOMING,
     PersonInfo,
     PlanItem,
@@ -248,6 +249,8 @@ def family_plan(session: Session, registry: PluginRegistry, family: Family,
         later_open = any(s != STATUS_UPCOMING for s in statuses[index + 1:])
         if status != STATUS_UPCOMING and later_open and wave.kind != "closing":
             status = STATUS_MISSED  # a later wave's window has opened: this one can no longer be compared
+        if wave.kind == "closing" and status == STATUS_OVERDUE:
+            status = STATUS_MISSED  # the family is closed: nothing can be measured after the window
         measured_on = schedule.measurement_date(wave.due_on, today)
         items = items_for_family(rules, infos, wave.kind, measured_on, available)
         entries = _entries(items, responses.get(wave.id, []), persons, status)

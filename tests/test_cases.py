@@ -459,3 +459,14 @@ def test_correcting_a_birth_date_changes_the_plan_and_audits_only_field_names(ap
     assert bad.status_code == 400
     with get_db(app).session() as s:
         assert s.get(Person, ids["Lille"]).role == "youth"
+
+
+def test_a_closing_measurement_past_its_window_is_missed_not_offered(app, login_as):
+    ids = make_family(app, enrolled_on=TODAY - timedelta(days=300))
+    with get_db(app).session() as s:
+        close_family(s, s.get(Family, ids["family"]), TODAY - timedelta(weeks=5), close_persons=True)
+    client = login_as("team-a")
+    html = family_html(client, ids["family"])
+    assert "Afsluttende måling — Ikke nået" in html
+    assert planned(wave_section(html, "Afsluttende måling")) == set()
+    assert f"/families/{ids['family']}\"" not in client.get("/due").get_data(as_text=True)
