@@ -188,6 +188,14 @@ def test_decline_is_stored_apart_from_unanswered(app, team):
     assert "Du har valgt ikke at svare" in html
 
 
+def test_declining_one_question_of_a_section_keeps_the_other_answers_and_the_step(app, team):
+    uuid = start(team, "kitchen")
+    response = save(team, uuid, {"_page": "p_facts", "note": "", "hours": "7", "decline": "note"})
+    assert response.status_code == 303 and response.headers["Location"].endswith("page=p_facts")
+    draft = stored(app, uuid)
+    assert draft.answers == {"hours": 7} and draft.declined == ["note"] and draft.version == 3
+
+
 def test_display_condition_shows_a_question_only_after_yes(app, team):
     uuid = start(team, "kitchen")
     save(team, uuid, {"mood": "1", "go": "next"})

@@ -374,12 +374,13 @@ def save(response_uuid: str):
             raise drafts.DraftAnswerError(problems)
         current = response.answers or {}
         if decline:
-            already = decline in (response.declined or []) and decline not in current
-            if not already:
-                drafts.decline_item(dbs, response, definition, decline, expected)
-        elif any(current.get(k) != v and not (v in (None, []) and k not in current)
-                 for k, v in changes.items()):
-            drafts.save_answers(dbs, response, definition, changes, expected)
+            changes.pop(decline, None)  # the other answers on the step are saved as well
+        version = expected
+        if any(current.get(k) != v and not (v in (None, []) and k not in current)
+               for k, v in changes.items()):
+            version = drafts.save_answers(dbs, response, definition, changes, expected)
+        if decline and not (decline in (response.declined or []) and decline not in current):
+            drafts.decline_item(dbs, response, definition, decline, version)
         # Otherwise nothing changes, whatever version the page had: a resent save whose reply was
         # lost (network drop) must not turn into a conflict, and "next" without an answer writes nothing.
         dbs.commit()
@@ -416,6 +417,8 @@ def save(response_uuid: str):
         target = view.page["id"]
     elif go == "next" and appeared:
         target = view.page["id"]  # a follow-up question appeared here: ask it before moving on
+    elif decline and any(not drafts.is_answered(response, i) for i in shown_after):
+        target = view.page["id"]  # declined one question of several: the others are still open
     else:
         if go == "back":
             target = fresh.neighbour(-1) or fresh.page["id"]

@@ -32,7 +32,7 @@ DEFINITION = {
         {"id": "worry_often", "scale": "often3",
          "show_if": {"item": "worry", "op": "eq", "value": True},
          "label": {"da": "Hvor tit bekymrer du dig?", "en": "How often do you worry?"}},
-        {"id": "note", "type": "text", "max_length": 20, "required": False,
+        {"id": "note", "type": "text", "max_length": 20, "required": False, "allow_decline": True,
          "label": {"da": "En kort bemærkning", "en": "A short remark"}},
         {"id": "hours", "type": "number", "integer": True, "min": 0, "max": 24,
          "label": {"da": "Timers søvn", "en": "Hours of sleep"}},

@@ -135,11 +135,11 @@ def fill_step(page):
     wait_for_next_step(page, before)
 
 
-def fill_to_review(page, shots, limit=80):
+def fill_to_review(page, shots, prefix="", limit=80):
     for _ in range(limit):
         if page.get_by_role("heading", name=REVIEW_DA).count():
             return
-        shots.take(page, progress(page) or "step")
+        shots.take(page, f"{prefix}{progress(page) or 'step'}")
         fill_step(page)
     raise AssertionError("the stepper never reached the review screen")
 
@@ -311,7 +311,7 @@ def test_every_registered_instrument_from_start_to_finish(tablet, live_app):
         start(page, instrument.definition.title("da"))
         uuid = response_uuid(page)
         assert run_axe(page) == [], instrument.id
-        fill_to_review(page, page.shots)
+        fill_to_review(page, page.shots, prefix=f"{instrument.id}-")
         submit(page)
         response = stored(live_app, uuid)
         assert response.status == "submitted", instrument.id
@@ -319,3 +319,32 @@ def test_every_registered_instrument_from_start_to_finish(tablet, live_app):
         shown = [i for i in definition.items if definition.is_shown(i, response.answers)]
         assert {i["id"] for i in shown} <= set(response.answers), instrument.id
         page.shots.take(page, f"{instrument.id}-result")
+
+
+@pytest.mark.parametrize("tablet", ["landscape"], indirect=True)
+def test_sdq_impact_questions_appear_only_after_a_yes_to_difficulties(tablet, live_app):
+    page = tablet
+    login(page)
+    start(page, "SDQ – forælderversion (4-17 år)")
+    uuid = response_uuid(page)
+    page.goto(f"/fill/{uuid}?page=overall")
+    assert progress(page) == "Del 6 af 6"
+    overall = ("Alt i alt: har barnet vanskeligheder med følelser, koncentration, adfærd "
+               "eller at komme overens med andre?")
+    tap_answer(page, overall, "Ja, små")
+    assert progress(page) == "Del 7 af 7"
+    assert page.get_by_role("group", name="Hvor længe har vanskelighederne varet?").is_visible()
+    page.shots.take(page, "impact-after-yes")
+    fill_step(page)  # answer the impact questions
+    page.get_by_role("heading", name=REVIEW_DA).wait_for()
+    # Changing the answer to "no" takes the impact questions away again.
+    page.get_by_role("link", name=overall).tap()
+    tap_answer(page, overall, "Nej")
+    page.get_by_role("heading", name=REVIEW_DA).wait_for()
+    assert page.get_by_text("gælder ikke længere").is_visible()  # the impact answers will not be submitted
+    page.shots.take(page, "review-after-no")
+    response = stored(live_app, uuid)
+    assert response.answers["ebddiff"] == 0 and "ebdchron" in response.answers
+    page.get_by_role("button", name="Send svarene").tap()
+    page.wait_for_url(re.compile(f"/responses/{uuid}$"))
+    assert "ebdchron" not in stored(live_app, uuid).answers
