@@ -348,3 +348,29 @@ def test_sdq_impact_questions_appear_only_after_a_yes_to_difficulties(tablet, li
     page.get_by_role("button", name="Send svarene").tap()
     page.wait_for_url(re.compile(f"/responses/{uuid}$"))
     assert "ebdchron" not in stored(live_app, uuid).answers
+
+
+def test_without_javascript_the_form_still_works_with_plain_posts(browser, live_server, live_app):
+    """htmx only enhances: with scripts off, tap an answer and then "Næste", through to the score."""
+    context = browser.new_context(viewport={"width": 820, "height": 1180}, has_touch=True,
+                                  java_script_enabled=False, base_url=live_server.url)
+    page = context.new_page()
+    try:
+        login(page)
+        start(page, "WHO-5 Trivselsindeks")
+        uuid = response_uuid(page)
+        for number, question in enumerate(("Har været i godt humør", "Har følt mig rolig og afslappet",
+                                           "Har følt mig aktiv og fuld af energi", "Er vågnet udhvilet",
+                                           "Hverdagen har budt på ting, der interesserer mig"), start=1):
+            assert progress(page) == f"Spørgsmål {number} af 5"
+            group = page.get_by_role("group", name=question)
+            group.get_by_role("radio", name="Mere end halvdelen af tiden").tap()
+            with page.expect_navigation():
+                page.get_by_role("button", name="Næste", exact=True).tap()
+        page.get_by_role("heading", name=REVIEW_DA).wait_for()
+        page.get_by_role("button", name="Send svarene").tap()
+        page.wait_for_url(re.compile(f"/responses/{uuid}$"))
+        assert page.get_by_text("Ingen indikation").is_visible()  # 15 of 25 -> 60
+        assert stored(live_app, uuid).answers == {f"who5_{i}": 3 for i in range(1, 6)}
+    finally:
+        context.close()
