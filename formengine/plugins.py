@@ -88,6 +88,9 @@ class PluginRegistry:
             name = path.stem
             source = f"drop-in {path}"
             module_name = f"formengine_dropin_{name}"
+            # Each app imports its drop-ins afresh: a cached submodule from an earlier
+            # app in the same process would hide an edited plugin.
+            _forget_modules(module_name)
             try:
                 spec = importlib.util.spec_from_file_location(
                     module_name,
@@ -175,6 +178,11 @@ class PluginRegistry:
 
     def sorted_instruments(self) -> list[Instrument]:
         return [self.instruments[k] for k in sorted(self.instruments)]
+
+
+def _forget_modules(module_name: str) -> None:
+    for key in [k for k in sys.modules if k == module_name or k.startswith(module_name + ".")]:
+        del sys.modules[key]
 
 
 def _short(exc: BaseException) -> str:

@@ -101,3 +101,18 @@ def test_a_misspelled_hook_is_reported(make_app, tmp_path):
         "from formengine import hookimpl\n\n@hookimpl\ndef formengine_instrumentz():\n    return []\n"
     )
     assert "formengine_instrumentz" in problems(make_app())["typo"]
+
+
+def test_an_edited_drop_in_package_is_reloaded_by_the_next_app(make_app, tmp_path):
+    """A drop-in's submodules are imported afresh, so an edited scoring module takes effect."""
+    package = tmp_path / "instance" / "plugins" / "editable"
+    write_plugin(package, "__init__", "editable_form")
+    (package / "helper.py").write_text("VALUE = 1\n")
+    (package / "__init__.py").write_text(
+        (package / "__init__.py").read_text() + "\nfrom . import helper\nHELPER_VALUE = helper.VALUE\n"
+    )
+    first = get_registry(make_app()).pm.get_plugin("editable")
+    assert first.HELPER_VALUE == 1
+    (package / "helper.py").write_text("VALUE = 22  # longer, so a cached .pyc cannot match\n")
+    second = get_registry(make_app()).pm.get_plugin("editable")
+    assert second.HELPER_VALUE == 22
