@@ -35,7 +35,7 @@ TARGET_PEAK_MB = 200
 
 def build_data(url: str, responses: int) -> None:
     """Municipalities, families (3 persons each), waves and scored WHO-5 responses, in bulk."""
-    from sqlalchemy import insert
+    from sqlalchemy import insert, text
 
     from formengine.db import Database
     from formengine.models import Family, Municipality, Person, Response, Score, Wave
@@ -95,6 +95,9 @@ def build_data(url: str, responses: int) -> None:
                 batch_r, batch_s = [], []
             if response_id >= responses:
                 break
+    with db.engine.begin() as conn:
+        # planner statistics, as autovacuum (PostgreSQL) would have them after a bulk load
+        conn.execute(text("ANALYZE"))
     db.engine.dispose()
 
 
