@@ -157,3 +157,23 @@ def _minimal_answers(definition):
         if item.get("type", "choice") == "choice" and definition.is_required(item, answers):
             answers[item["id"]] = definition.scale_options(item)[0]["code"]
     return answers
+
+
+def test_english_interface_and_withheld_csv(reports_data, login_as):
+    from tests.conftest import csrf_token
+
+    client = login_as("sysadmin")
+    page = client.get("/reports/progression?score=who5:percent")
+    client.post("/language", data={"lang": "en", "next": "/reports/",
+                                   "csrf_token": csrf_token(page.get_data(as_text=True))})
+    a = _municipality_id(reports_data[0], "Demo Kommune A")
+    html = client.get(f"/reports/progression?score=who5:percent&municipality={a}").get_data(as_text=True)
+    figures = _figures(html)
+    assert figures["Mean at the first measurement"] == "38.0"
+    # changes 12, 16, 4, 24, 8, 16: mean 13.33, SD 7.00, t(0.975, 5) = 2.571
+    assert figures["95% confidence interval of the change"] == "6.0 to 20.7"
+    b = _municipality_id(reports_data[0], "Demo Kommune B")
+    body = client.get(f"/reports/progression.csv?score=who5:percent&municipality={b}").get_data(as_text=True)
+    rows = {r[0]: r[1:] for r in csv.reader(io.StringIO(body.lstrip("\ufeff")), delimiter=";") if r}
+    assert rows["n_paired"] == ["2"] and rows["mean_change"] == [""] and rows["suppressed"] == ["True"]
+    assert "figures withheld" in rows["note"][0]
