@@ -25,9 +25,23 @@ BOM = "\ufeff"
 CHUNK_ROWS = 500
 
 
+# A cell starting with one of these is a formula to Excel and LibreOffice; free
+# text a family typed must never run as one (CSV/formula injection), so such a
+# text is written with a leading apostrophe, which spreadsheets show as text.
+_FORMULA_START = frozenset("=+-@\t\r")
+
+
+def _safe_text(value: Any) -> Any:
+    if isinstance(value, str) and value and value[0] in _FORMULA_START:
+        return "'" + value
+    return value
+
+
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, str):
+        return _safe_text(value)
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, datetime):
@@ -65,7 +79,8 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], delimiter: 
     buffer.truncate()
     converters = None
     if columns is not None:
-        kinds = {"datetime": _moment_cell, "date": _cell, "number": _number_cell, "boolean": _cell}
+        kinds = {"datetime": _moment_cell, "date": _cell, "number": _number_cell, "boolean": _cell,
+                 "string": _safe_text}
         converters = [(i, kinds[c.type]) for i, c in enumerate(columns) if c.type in kinds]
     count = 0
     for row in rows:
@@ -105,11 +120,13 @@ def write_xlsx(path: str, columns: list[Column], rows: Iterable[Sequence[Any]], 
         data.append([_xlsx_cell(v) for v in row])
     book = workbook.create_sheet("codebook")
     for row in codebook_rows(columns):
-        book.append(row)
+        book.append([_xlsx_cell(v) for v in row])
     workbook.save(path)
 
 
 def _xlsx_cell(value: Any) -> Any:
+    if isinstance(value, str):
+        return _safe_text(value)
     if isinstance(value, datetime):
         # Excel has no time zones; the values are UTC, as the codebook says
         return value.replace(tzinfo=None) if value.tzinfo else value
