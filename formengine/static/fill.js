@@ -17,6 +17,7 @@
       saved: "Gemt.",
       retry: "Ikke gemt endnu – ingen forbindelse. Svaret er ikke mistet; vi prøver igen om lidt …",
       refused: "Ikke gemt: ",
+      outdated: "siden er forældet. Genindlæs siden.",
       ended: "Sessionen er udløbet. Siden genindlæses."
     },
     en: {
@@ -24,6 +25,7 @@
       saved: "Saved.",
       retry: "Not saved yet – no connection. The answer is not lost; trying again shortly …",
       refused: "Not saved: ",
+      outdated: "the page is out of date. Reload the page.",
       ended: "The session has ended. Reloading the page."
     }
   };
@@ -132,7 +134,10 @@
       scheduleRetry(evt.detail);
       return;
     }
-    setStatus(text("refused") + (xhr.responseText || xhr.statusText), "error");
+    // A short plain-text reason from the stepper, else a generic one (never a whole error page).
+    var reason = xhr.responseText || "";
+    if (!reason || reason.charAt(0) === "<" || reason.length > 200) { reason = text("outdated"); }
+    setStatus(text("refused") + reason, "error");
   });
 
   document.addEventListener("htmx:afterRequest", function (evt) {
