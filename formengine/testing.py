@@ -333,14 +333,29 @@ def database_urls_for_tests(sqlite_path: str | Path) -> list[str]:
 
 
 def reset_database(engine: Any) -> None:
-    """Empty every formengine table (keeps the schema), fast on SQLite and PostgreSQL."""
+    """Empty every formengine table (keeps the schema), fast on SQLite and PostgreSQL.
+
+    Tests run one after another, so on PostgreSQL a session still idle in a
+    transaction belongs to an earlier test (e.g. a streamed download the test
+    never read to the end); it is ended so it cannot block the TRUNCATE.
+    """
+    import gc
+
     from sqlalchemy import text
 
     from formengine.models import Base
 
+    gc.collect()  # closes unreferenced response generators and their cursors
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            conn.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND state LIKE 'idle in transaction%'"
+            ))
+            # A lock still held by something else fails the test clearly instead of hanging.
+            conn.execute(text("SET LOCAL lock_timeout = '60s'"))
             quoted = ", ".join(f'"{t}"' for t in tables)
             conn.execute(text(f"TRUNCATE TABLE {quoted} RESTART IDENTITY CASCADE"))
         else:
