@@ -55,7 +55,25 @@ def test_missing_items_are_stored_as_an_invalid_score_with_a_plain_remark(app, l
     token = csrf_token(client.get("/instruments/who5").get_data(as_text=True))
     posted = client.post("/instruments/who5", data={"csrf_token": token, "who5_1": "2"})
     page = client.get(posted.headers["Location"]).get_data(as_text=True)
-    assert "missing_items" in page and "who5_2" in page
+    assert "Ikke scoret: der mangler svar" in page and "missing_items" in page
+    token = csrf_token(page)
+    client.post("/language", data={"lang": "en", "next": "/", "csrf_token": token})
+    english = client.get(posted.headers["Location"]).get_data(as_text=True)
+    assert "Not scored: questions that must be answered" in english
+    assert "who5_2" in english  # the scoring's own detail, for English readers
+
+
+def test_a_flag_text_from_the_definition_is_shown_in_the_readers_language(app):
+    from formengine.app import get_registry
+    from formengine.web.flag_texts import explain_flag
+
+    definition = get_registry(app).get("who5").definition
+    definition.data.setdefault("flag_texts", {})["made_up"] = {"da": "Forklaring", "en": "Explanation"}
+    with app.test_request_context():
+        assert explain_flag({"code": "made_up", "message": "raw"}, definition, "da")["text"] == "Forklaring"
+        assert explain_flag({"code": "other", "message": "raw"}, definition, "da") == {
+            "text": "raw", "detail": ""}
+    del definition.data["flag_texts"]["made_up"]
 
 
 def test_a_tampered_code_gets_400_and_nothing_is_stored(app, login_as):

@@ -138,6 +138,11 @@ class Definition:
     def score_names(self) -> list[str]:
         return [s["name"] for s in self.scores]
 
+    def flag_text(self, code: str, lang: str = "da") -> str | None:
+        """The definition's plain-language explanation of a flag code, if it has one."""
+        texts = self.data.get("flag_texts", {})
+        return text(texts[code], lang) if code in texts else None
+
     def score_spec(self, name: str) -> dict[str, Any] | None:
         return next((s for s in self.scores if s["name"] == name), None)
 

@@ -84,6 +84,10 @@ def init_web(app: Flask) -> None:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    from formengine.web.flag_texts import explain_flag
+
+    app.jinja_env.globals["explain_flag"] = explain_flag
+
     @app.context_processor
     def _template_globals():
         from flask_babel import get_locale
