@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +44,25 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     init_web(app)
     return app
+
+
+_extension_lock = threading.Lock()
+
+
+def cached_extension(app: Flask, key: str, build: Callable[[], Any]) -> Any:
+    """``app.extensions[key]``, built by ``build()`` on first use (once, even with threads)."""
+    value = app.extensions.get(key)
+    if value is None:
+        with _extension_lock:
+            value = app.extensions.get(key)
+            if value is None:
+                value = app.extensions[key] = build()
+    return value
+
+
+def instrument_definitions(app: Flask) -> dict[str, Any]:
+    """Instrument id -> definition, for everything registered in ``app``."""
+    return {i.id: i.definition for i in get_registry(app).instruments.values()}
 
 
 def get_registry(app: Flask | None = None) -> PluginRegistry:

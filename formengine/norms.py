@@ -33,7 +33,6 @@ import hashlib
 import json
 import logging
 import re
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,19 +218,11 @@ def load_norm_packs(directory: Path, definitions: Mapping[str, Definition]) -> N
     return result
 
 
-_lock = threading.Lock()
-
-
 def norm_packs(app: Flask) -> NormPacks:
     """The app's norm packs, read and validated on first use and cached in ``app.extensions``."""
-    packs = app.extensions.get(EXTENSION_KEY)
-    if packs is None:
-        with _lock:
-            packs = app.extensions.get(EXTENSION_KEY)
-            if packs is None:
-                from formengine.app import get_registry
+    from formengine.app import cached_extension, instrument_definitions
 
-                definitions = {i.id: i.definition for i in get_registry(app).instruments.values()}
-                packs = load_norm_packs(Path(app.config["NORMS_DIR"]), definitions)
-                app.extensions[EXTENSION_KEY] = packs
-    return packs
+    return cached_extension(
+        app, EXTENSION_KEY,
+        lambda: load_norm_packs(Path(app.config["NORMS_DIR"]), instrument_definitions(app)),
+    )

@@ -50,28 +50,32 @@ def submit_new_response(
 ) -> Response:
     """Validate, score and store a complete response in one go (bad answers raise, nothing stored)."""
     result = instrument.score_answers(answers, context)
-    now = utcnow()
-    response = Response(
-        municipality_id=municipality_id,
-        person_id=person_id,
-        about_person_id=about_person_id,
-        wave_id=wave_id,
-        instrument_id=instrument.id,
-        instrument_version=instrument.version,
-        status="submitted",
-        answers=dict(answers),
-        declined=list(declined or []),
-        mode=mode,
-        language=language,
-        wording=dict(wording),
-        entered_by=entered_by,
-        created_at=now,
-        updated_at=now,
-        submitted_at=now,
+    response = _new_response(
+        instrument, status="submitted", answers=answers, declined=declined or [],
+        municipality_id=municipality_id, person_id=person_id, about_person_id=about_person_id,
+        wave_id=wave_id, mode=mode, language=language, wording=wording, entered_by=entered_by,
     )
+    response.submitted_at = response.created_at
     session.add(response)
     store_score(session, response, instrument, result)
     return response
+
+
+def _new_response(instrument: Instrument, *, status: str, answers: Mapping[str, Any],
+                  declined: list[str], wording: Mapping[str, Any], **fields: Any) -> Response:
+    now = utcnow()
+    return Response(
+        instrument_id=instrument.id,
+        instrument_version=instrument.version,
+        status=status,
+        answers=dict(answers),
+        declined=list(declined),
+        wording=dict(wording),
+        created_at=now,
+        updated_at=now,
+        version=1,
+        **fields,
+    )
 
 
 def start_draft(
@@ -110,24 +114,10 @@ def start_draft(
         )
         if existing is not None:
             return existing
-    now = utcnow()
-    response = Response(
-        municipality_id=municipality_id,
-        person_id=person_id,
-        about_person_id=about_person_id,
-        wave_id=wave_id,
-        instrument_id=instrument.id,
-        instrument_version=instrument.version,
-        status="draft",
-        answers={},
-        declined=[],
-        mode=mode,
-        language=language,
-        wording=dict(wording),
-        entered_by=entered_by,
-        created_at=now,
-        updated_at=now,
-        version=1,
+    response = _new_response(
+        instrument, status="draft", answers={}, declined=[], wording=wording,
+        municipality_id=municipality_id, person_id=person_id, about_person_id=about_person_id,
+        wave_id=wave_id, mode=mode, language=language, entered_by=entered_by,
     )
     session.add(response)
     session.flush()

@@ -33,7 +33,6 @@ import hashlib
 import json
 import logging
 import re
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,22 +250,14 @@ def load_packs(directory: Path, definitions: Mapping[str, Definition]) -> Wordin
     return result
 
 
-_lock = threading.Lock()
-
-
 def wording_packs(app: Flask) -> WordingPacks:
     """The app's wording packs, read and validated on first use and cached in ``app.extensions``."""
-    packs = app.extensions.get(EXTENSION_KEY)
-    if packs is None:
-        with _lock:
-            packs = app.extensions.get(EXTENSION_KEY)
-            if packs is None:
-                from formengine.app import get_registry
+    from formengine.app import cached_extension, instrument_definitions
 
-                definitions = {i.id: i.definition for i in get_registry(app).instruments.values()}
-                packs = load_packs(Path(app.config["TEXTS_DIR"]), definitions)
-                app.extensions[EXTENSION_KEY] = packs
-    return packs
+    return cached_extension(
+        app, EXTENSION_KEY,
+        lambda: load_packs(Path(app.config["TEXTS_DIR"]), instrument_definitions(app)),
+    )
 
 
 def texts_for(app: Flask, definition: Definition, lang: str) -> TextSource:
