@@ -2,17 +2,18 @@
 
 The slow end-to-end test does what a municipality's developer does after
 generating: ``pip install -e`` (into a throw-away virtual environment that sees
-this installation's packages), ``pytest`` inside the plugin, ``formengine plugins``.
+this installation's packages and nothing else of the machine), ``pytest`` inside
+the plugin, ``formengine plugins``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -115,17 +116,29 @@ def test_a_changed_item_is_caught_by_the_generated_tests(tmp_path):
     assert "test_scoring_uses_exactly_the_choice_items_of_the_definition" in outcome.stdout
 
 
+def throwaway_venv(path: Path) -> Path:
+    """A virtual environment layered on this one: it sees this environment's packages (pip, setuptools,
+    pytest, formengine) but not the base interpreter's, so the test needs only what the test extra installs.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True, timeout=60)
+    python = path / "bin" / "python"
+    own = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                         check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+    # addsitedir (not a bare path) so this environment's .pth files, e.g. formengine's editable
+    # install, are processed too.
+    ours = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
+    Path(own, "zz_parent_environment.pth").write_text(
+        "".join(f"import site; site.addsitedir({d!r})\n" for d in ours))
+    return python
+
+
 def test_generate_install_test_and_list_like_a_developer(tmp_path):
     """new-plugin -> pip install -e -> pytest inside it -> formengine plugins lists it (CI runs this)."""
     project = generate(tmp_path, "family_mood")
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-                   check=True, timeout=60)
-    python = venv / "bin" / "python"
-    # Build with this environment's setuptools (fast, offline) when it can make wheels; else pip fetches it.
-    isolation = ["--no-build-isolation"] if importlib.util.find_spec("wheel") else []
+    python = throwaway_venv(tmp_path / "venv")
+    # Built with this environment's setuptools and wheel (the test extra): offline, nothing fetched.
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", *isolation,
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
          "--disable-pip-version-check", "-e", str(project)],
         capture_output=True, text=True, timeout=240,
     )
