@@ -1,8 +1,8 @@
 """The tablet stepper: one question (or short section) per screen, every answer saved at once.
 
 Works as plain form posts without JavaScript; htmx swaps the next step in place
-and ``static/fill.js`` retries failed saves. Hand-over mode locks the session
-to one response until the team member unlocks it with a PIN or password.
+and ``static/fill.js`` retries failed saves. Hand-over mode (the tablet locked
+to one response) lives in :mod:`formengine.web.handover`.
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -37,17 +36,14 @@ from formengine.measurement import MeasurementRefused, check_can_measure
 from formengine.models import Person, Response, Wave
 from formengine.responses import start_draft
 from formengine.scoring_context import scoring_context
-from formengine.security import hash_secret, verify_secret
+from formengine.web import handover
+from formengine.web.handover import after_submit_url, in_handover
+from formengine.web.hx import redirect_to, vary_on_htmx
 from formengine.web.scoping import response_or_404, scope
 
 bp = Blueprint("fill", __name__)
 
-HANDOVER_KEY = "handover"
-UNLOCK_FAILURES_KEY = "unlock_failures"
-MAX_UNLOCK_FAILURES = 5
-# What a respondent holding the tablet may reach; everything else leads back to their form.
-HANDOVER_ENDPOINTS = {"fill.step", "fill.save", "fill.review", "fill.submit", "fill.done",
-                      "fill.unlock", "fill.language", "static"}
+handover.register(bp)
 
 
 # -- wording ---------------------------------------------------------------
@@ -63,23 +59,6 @@ def ui_lang() -> str:
     return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
-# -- hand-over guard ---------------------------------------------------------
-
-@bp.before_app_request
-def _handover_guard():
-    """While the tablet is handed over, only the respondent's own form is reachable."""
-    locked = session.get(HANDOVER_KEY)
-    if not locked:
-        return None
-    if not current_user.is_authenticated:
-        session.pop(HANDOVER_KEY, None)
-        return None
-    view_args = request.view_args or {}
-    if request.endpoint in HANDOVER_ENDPOINTS and view_args.get("response_uuid", locked) == locked:
-        return None
-    return _redirect(url_for("fill.step", response_uuid=locked))
-
-
 @bp.before_request
 def _htmx_needs_login():
     # An htmx request after the session timed out reloads the page (to the login form)
@@ -89,31 +68,6 @@ def _htmx_needs_login():
         response.headers["HX-Refresh"] = "true"
         return response
     return None
-
-
-def _redirect(location: str):
-    """A redirect that also works for htmx requests (which would otherwise swap the target page in)."""
-    if request.headers.get("HX-Request"):
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = location
-        return response
-    return redirect(location, 303)
-
-
-def _vary(response):
-    response.headers["Vary"] = "HX-Request" if "Vary" not in response.headers else (
-        response.headers["Vary"] + ", HX-Request")
-    return response
-
-
-def in_handover() -> bool:
-    return bool(session.get(HANDOVER_KEY))
-
-
-@bp.app_context_processor
-def _handover_context() -> dict[str, Any]:
-    # Pages shown while the tablet is handed over hide every menu and name.
-    return {"handover_active": in_handover()}
 
 
 # -- starting ----------------------------------------------------------------
@@ -238,7 +192,7 @@ def _render_step_page(view: StepView, status: int = 200, **fragment_args: Any):
         response = make_response(render_template(
             "fill/step.html", view=view, response=view.response, definition=view.definition,
             fragment=Markup(fragment), handover=in_handover(), lang=view.lang), status)
-    return _vary(response)
+    return vary_on_htmx(response)
 
 
 @bp.route("/fill/<response_uuid>")
@@ -247,13 +201,13 @@ def step(response_uuid: str):
     """One step of the stepper; without ``?page=`` it resumes at the first unanswered question."""
     response = response_or_404(response_uuid)
     if response.status == "submitted":
-        return _redirect(_after_submit_url(response))
+        return redirect_to(after_submit_url(response))
     instrument = _instrument_for(response)
     view = StepView(response, instrument.definition, request.args.get("page"))
     if view.page is None:
         resume = _resume_page(view)
         if resume is None:
-            return _redirect(url_for("fill.review", response_uuid=response.uuid))
+            return redirect_to(url_for("fill.review", response_uuid=response.uuid))
         view = StepView(response, instrument.definition, resume)
     return _render_step_page(view)
 
@@ -351,17 +305,17 @@ def save(response_uuid: str):
     """Save the answers of one step, then go where the pressed button says (next, back, stay, review)."""
     response = response_or_404(response_uuid)
     if response.status == "submitted":
-        return _redirect(_after_submit_url(response))
+        return redirect_to(after_submit_url(response))
     instrument = _instrument_for(response)
     definition = instrument.definition
     view = StepView(response, definition, request.form.get("page"))
     if view.page is None:
         message = _("This question is not part of the form (any more). Reload the page.")
-        return _vary(make_response(message, 400))
+        return vary_on_htmx(make_response(message, 400))
     try:
         expected = int(request.form.get("version", ""))
     except ValueError:
-        return _vary(make_response(_("The form is missing its version. Reload the page."), 400))
+        return vary_on_htmx(make_response(_("The form is missing its version. Reload the page."), 400))
     go = request.form.get("go", "next")
     decline = request.form.get("decline")
     shown_before = [i["id"] for i in view.items]
@@ -389,7 +343,7 @@ def save(response_uuid: str):
         return _render_step_page(view, 409, values=changes, conflict=True)
     except drafts.DraftClosed:
         dbs.rollback()
-        return _redirect(_after_submit_url(response))
+        return redirect_to(after_submit_url(response))
     except drafts.DraftAnswerError as exc:
         dbs.rollback()
         return _render_step_page(view, 422, values=changes, errors=exc.problems)
@@ -403,7 +357,7 @@ def save(response_uuid: str):
     if fresh.page is None:  # defensive: the whole step went away
         target = _resume_page(fresh)
         if target is None:
-            return _redirect(url_for("fill.review", response_uuid=response.uuid))
+            return redirect_to(url_for("fill.review", response_uuid=response.uuid))
     elif go == "stay" or go.startswith(("add:", "remove:")):
         if go == "stay" and request.headers.get("HX-Request"):
             changed = [item for item in fresh.page_items
@@ -413,7 +367,7 @@ def save(response_uuid: str):
                     "fill/_saved.html", response=response, view=fresh, definition=definition,
                     texts=fresh.texts, lang=fresh.lang, values=response.answers or {}, changed=changed,
                     shown=shown_after, appeared=appeared, widget=_widget_html, code_key=_code_key)
-            return _vary(make_response(html, 200))
+            return vary_on_htmx(make_response(html, 200))
         target = view.page["id"]
     elif go == "next" and appeared:
         target = view.page["id"]  # a follow-up question appeared here: ask it before moving on
@@ -427,7 +381,7 @@ def save(response_uuid: str):
         else:
             target = fresh.neighbour(+1)
         if target is None:
-            return _redirect(url_for("fill.review", response_uuid=response.uuid))
+            return redirect_to(url_for("fill.review", response_uuid=response.uuid))
     if request.headers.get("HX-Request"):
         return _render_step_page(StepView(response, definition, target))
     return redirect(url_for("fill.step", response_uuid=response.uuid, page=target), 303)
@@ -441,7 +395,7 @@ def review(response_uuid: str):
     """Every shown question with its answer, unanswered ones linked back, and the submit button."""
     response = response_or_404(response_uuid)
     if response.status == "submitted":
-        return _redirect(_after_submit_url(response))
+        return redirect_to(after_submit_url(response))
     instrument = _instrument_for(response)
     view = StepView(response, instrument.definition, None)
     rows = []
@@ -462,13 +416,7 @@ def review(response_uuid: str):
             handover=in_handover(), error=error)
     html = render_template("fill/step.html", view=view, response=response, definition=view.definition,
                            fragment=Markup(fragment), handover=in_handover(), lang=view.lang)
-    return _vary(make_response(html))
-
-
-def _after_submit_url(response: Response) -> str:
-    if in_handover():
-        return url_for("fill.done", response_uuid=response.uuid)
-    return url_for("instruments.result", response_uuid=response.uuid)
+    return vary_on_htmx(make_response(html))
 
 
 def _measurement_check(dbs, response: Response) -> None:
@@ -487,7 +435,7 @@ def submit(response_uuid: str):
     """Score and submit once; a second submit (double tap, resend) just shows the result."""
     response = response_or_404(response_uuid)
     if response.status == "submitted":
-        return _redirect(_after_submit_url(response))
+        return redirect_to(after_submit_url(response))
     instrument = _instrument_for(response)
     try:
         expected = int(request.form.get("version", ""))
@@ -516,7 +464,7 @@ def submit(response_uuid: str):
     except MeasurementRefused as exc:
         dbs.rollback()
         return make_response(render_template("fill/problem.html", problems=[str(exc)], back=review_url), 403)
-    return redirect(_after_submit_url(response), 303)
+    return redirect(after_submit_url(response), 303)
 
 
 # -- language ------------------------------------------------------------------
@@ -538,97 +486,6 @@ def language(response_uuid: str):
     if page == "review":
         return redirect(url_for("fill.review", response_uuid=response.uuid), 303)
     return redirect(url_for("fill.step", response_uuid=response.uuid, page=page), 303)
-
-
-# -- hand-over mode -------------------------------------------------------------
-
-@bp.route("/fill/<response_uuid>/handover", methods=["POST"])
-@login_required
-def handover(response_uuid: str):
-    """Hand the tablet to the respondent: only this form is reachable until the team member unlocks."""
-    response = response_or_404(response_uuid)
-    if response.status != "draft":
-        return redirect(_after_submit_url(response), 303)
-    session[HANDOVER_KEY] = response.uuid
-    session.pop(UNLOCK_FAILURES_KEY, None)
-    return redirect(url_for("fill.step", response_uuid=response.uuid), 303)
-
-
-@bp.route("/fill/<response_uuid>/done")
-@login_required
-def done(response_uuid: str):
-    """After the respondent submits: thanks, and a request to hand the tablet back (no scores)."""
-    response = response_or_404(response_uuid)
-    if not in_handover():
-        return redirect(url_for("instruments.result", response_uuid=response.uuid), 303)
-    lang = response.language if response.language in current_app.config["LANGUAGES"] else "da"
-    with force_locale(lang):
-        html = render_template("fill/done.html", response=response, lang=lang)
-    return html
-
-
-@bp.route("/fill/<response_uuid>/unlock", methods=["GET", "POST"])
-@login_required
-def unlock(response_uuid: str):
-    """The team member takes the tablet back with their PIN or password."""
-    response = response_or_404(response_uuid)
-    if not in_handover():
-        return redirect(url_for("fill.step", response_uuid=response.uuid), 303)
-    error = None
-    status = 200
-    if request.method == "POST":
-        secret = request.form.get("secret", "")
-        if secret and (verify_secret(current_user.pin_hash, secret)
-                       or verify_secret(current_user.password_hash, secret)):
-            session.pop(HANDOVER_KEY, None)
-            session.pop(UNLOCK_FAILURES_KEY, None)
-            if response.status == "submitted":
-                return redirect(url_for("instruments.result", response_uuid=response.uuid), 303)
-            return redirect(url_for("fill.step", response_uuid=response.uuid), 303)
-        failures = int(session.get(UNLOCK_FAILURES_KEY, 0)) + 1
-        session[UNLOCK_FAILURES_KEY] = failures
-        if failures >= MAX_UNLOCK_FAILURES:
-            # Too many guesses: end the session; the answers so far are saved.
-            dbs = db_session()
-            audit.record(dbs, "login_failed", "user", current_user.id, {"reason": "unlock"})
-            dbs.commit()
-            logout_user()
-            lang = session.get("lang")
-            session.clear()
-            if lang:
-                session["lang"] = lang
-            return redirect(url_for("auth.login"), 303)
-        error = _("Wrong PIN or password. %(left)s tries left.", left=MAX_UNLOCK_FAILURES - failures)
-        status = 401
-    return render_template("fill/unlock.html", response=response, error=error), status
-
-
-# -- the team member's PIN -------------------------------------------------------
-
-@bp.route("/account/pin", methods=["GET", "POST"])
-@login_required
-def pin():
-    """Set or change the PIN that takes the tablet back in hand-over mode."""
-    error = None
-    saved = False
-    status = 200
-    if request.method == "POST":
-        password = request.form.get("password", "")
-        new_pin = request.form.get("pin", "").strip()
-        repeat = request.form.get("pin_repeat", "").strip()
-        if not verify_secret(current_user.password_hash, password):
-            error, status = _("Your password is not correct."), 400
-        elif not (new_pin.isdigit() and 4 <= len(new_pin) <= 8):
-            error, status = _("The PIN must be 4 to 8 digits."), 400
-        elif new_pin != repeat:
-            error, status = _("The two PINs are not the same."), 400
-        else:
-            dbs = db_session()
-            current_user.pin_hash = hash_secret(new_pin)
-            audit.record(dbs, "change", "user", current_user.id, {"field": "pin"})
-            dbs.commit()
-            saved = True
-    return render_template("fill/pin.html", error=error, saved=saved), status
 
 
 def earlier_responses(response: Response) -> list[Response]:
