@@ -64,7 +64,7 @@ def render_plugin_template(package: str, name: str, /, **context: Any) -> Markup
 
     ``package`` is the plugin's package name (pass ``__package__`` or ``__name__``);
     its templates live in ``<package dir>/templates/<namespace>/``, where the
-    namespace is the package's last name (``plugins.ics`` -> ``ics``; a drop-in
+    namespace is the package's last name (``formengine_plugins.ics`` -> ``ics``; a drop-in
     ``instance/plugins/ics`` also -> ``ics``). ``name`` must start with that
     namespace, e.g. ``"ics/triangle.html"``, so one plugin can never pick up, or
     shadow, another plugin's or the core's templates. Every value in ``context``

@@ -21,7 +21,8 @@ from formengine.api import API_VERSION
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,25}$")
 # Names that would shadow something a plugin or formengine itself imports.
-RESERVED = {"formengine", "plugins", "tests", "test", "pytest", "flask", "jinja2", "markupsafe", "pluggy"}
+RESERVED = {"formengine", "formengine_plugins", "plugins", "tests", "test", "pytest", "flask", "jinja2",
+            "markupsafe", "pluggy"}
 
 # template path (relative to scaffold_templates/) -> path in the new project; {name} is the plugin name
 FILES = {

@@ -32,7 +32,7 @@ def write(tmp_path, name, content):
 def test_plugins_lists_who5(run):
     result = run("plugins")
     assert result.exit_code == 0
-    assert "who5" in result.output and "entry point plugins.who5" in result.output
+    assert "who5" in result.output and "entry point formengine_plugins.who5" in result.output
 
 
 def test_score_prints_the_stable_json_object(run, tmp_path):

@@ -135,14 +135,14 @@ def test_every_bundled_plugin_runs_the_kit_in_its_tests():
 def test_third_party_authors_get_the_fixtures_without_imports(pytester):
     """A plugin author's test file uses the fixtures from the pytest11 entry point."""
     pytester.makepyfile(test_author="""
-        import plugins.pss as pss
+        import formengine_plugins.pss as pss
 
         def test_my_plugin(formengine_check_plugin):
             instruments = formengine_check_plugin(pss, min_vectors=15)
             assert instruments[0].id == "pss"
 
         def test_my_wording(formengine_wording_pack):
-            instrument = __import__("plugins.pss", fromlist=["x"]).formengine_instruments()[0]
+            instrument = __import__("formengine_plugins.pss", fromlist=["x"]).formengine_instruments()[0]
             pack = formengine_wording_pack(instrument.definition, "da", {"pss_1": "Opdigtet tekst"})
             item = instrument.definition.items_by_id["pss_1"]
             assert pack.item(item, "da") == "Opdigtet tekst"

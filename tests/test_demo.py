@@ -4,7 +4,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-import plugins.programme
+import formengine_plugins.programme
 from formengine.app import get_registry
 from formengine.db import get_db
 from formengine.demo import load_demo, plausible_answers
@@ -66,7 +66,7 @@ def test_demo_twice_changes_nothing(app):
 
 
 def test_demo_works_with_only_some_instruments_installed(make_app):
-    app = make_app(LOAD_ENTRY_POINTS=False, EXTRA_PLUGINS=[(plugins.programme, "programme")])
+    app = make_app(LOAD_ENTRY_POINTS=False, EXTRA_PLUGINS=[(formengine_plugins.programme, "programme")])
     load(app)
     with get_db(app).session() as s:
         used = set(s.scalars(select(Response.instrument_id)))
@@ -78,7 +78,8 @@ def test_demo_works_with_only_some_instruments_installed(make_app):
 def test_demo_answers_follow_the_form_and_drift_between_waves():
     import random
 
-    instrument = next(i for i in plugins.programme.formengine_instruments() if i.id == "progress_child")
+    instruments = formengine_plugins.programme.formengine_instruments()
+    instrument = next(i for i in instruments if i.id == "progress_child")
     first = plausible_answers(instrument.definition, random.Random(1), 0)
     instrument.definition.validate_answers(first)
     # The follow-up about the leisure job is only answered when there is one.

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
+IMPORT_NAME = "formengine_plugins"  # what the folder plugins/ is installed (and imported) as
 PUBLIC = {"formengine", "formengine.api", "formengine.testing"}
 # what a plugin's own tests may use besides the standard library
 TEST_TOOLS = {"pytest", "hypothesis"}
@@ -30,9 +31,9 @@ KNOWN_EXCEPTIONS = {("plugins/programme/tests/test_programme.py", "formengine.pl
 def imported_modules(path: Path) -> list[tuple[int, str, str]]:
     """(line, module, package of the file) for every import in a file; relative imports resolved."""
     tree = ast.parse(path.read_text("utf-8"), filename=str(path))
-    relative = path.relative_to(PLUGINS.parent).with_suffix("")
+    relative = path.relative_to(PLUGINS).with_suffix("")
     # the package a relative import starts from: the file's directory (for __init__ too)
-    package = ".".join(relative.parts[:-1])
+    package = ".".join((IMPORT_NAME, *relative.parts[:-1]))
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -53,8 +54,8 @@ def imported_modules(path: Path) -> list[tuple[int, str, str]]:
 
 def violations(path: Path) -> list[str]:
     """Every import in ``path`` that is neither public API, standard library, own package nor test tool."""
-    own = path.relative_to(PLUGINS.parent).parts[:2]  # ("plugins", "<name>")
-    own_package = ".".join(own) if len(own) == 2 and (PLUGINS / own[1]).is_dir() else own[0]
+    own = path.relative_to(PLUGINS).parts[:1]  # ("<name>",) for a file in plugins/<name>/
+    own_package = f"{IMPORT_NAME}.{own[0]}" if own and (PLUGINS / own[0]).is_dir() else IMPORT_NAME
     in_tests = "tests" in path.parts
     problems = []
     for line, module, _package in imported_modules(path):
@@ -103,13 +104,15 @@ def test_every_bundled_plugin_uses_nothing_but_the_public_api():
     ("from formengine.testing import check_plugin\n", True),
     ("import json, pathlib\n", True),
     ("from .summary import summarise\n", True),
-    ("from plugins.ics import summary\n", True),
+    ("from formengine_plugins.ics import summary\n", True),
     ("from formengine.instruments.definition import iter_items\n", False),
     ("import formengine.models\n", False),
     ("from formengine import db\n", False),
     ("import flask\n", False),
     ("from markupsafe import Markup\n", False),
-    ("from plugins.who5 import scoring\n", False),
+    ("from formengine_plugins.who5 import scoring\n", False),
+    ("from ..who5 import scoring\n", False),
+    ("from plugins.ics import summary\n", False),  # the folder's name is not the import name
 ])
 def test_the_check_catches_private_and_foreign_imports(tmp_path, monkeypatch, source, allowed):
     fake_root = tmp_path / "plugins"

@@ -6,10 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 
-import plugins.ics as ics
+import formengine_plugins.ics as ics
 from formengine.api import AnswerError, load_definition
 from formengine.testing import check_plugin
-from plugins.ics.summary import DIMENSIONS, SIDES
+from formengine_plugins.ics.summary import DIMENSIONS, SIDES
 
 
 @pytest.fixture(scope="module")

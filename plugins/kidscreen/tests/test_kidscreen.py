@@ -4,10 +4,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import plugins.kidscreen as kidscreen
+import formengine_plugins.kidscreen as kidscreen
 from formengine.api import AnswerError, ScoringContext
 from formengine.testing import answer_sets, check_plugin, result_problems
-from plugins.kidscreen.scoring import ITEMS, scored_value
+from formengine_plugins.kidscreen.scoring import ITEMS, scored_value
 
 INSTRUMENTS = {i.id: i for i in check_plugin(kidscreen, min_vectors=15)}
 # A made-up table (T = 2 x raw): never real norms, only to prove the lookup.

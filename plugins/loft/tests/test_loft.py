@@ -6,10 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 
-import plugins.loft as loft
+import formengine_plugins.loft as loft
 from formengine.api import AnswerError
 from formengine.testing import check_plugin
-from plugins.loft.views import chart_data, goal_series
+from formengine_plugins.loft.views import chart_data, goal_series
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-import plugins.programme as programme
+import formengine_plugins.programme as programme
 from formengine.api import AnswerError
 from formengine.plan import Rule, rules_from_dicts
 from formengine.testing import check_plugin

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import plugins.pss as pss
+import formengine_plugins.pss as pss
 from formengine.api import AnswerError
 from formengine.testing import answer_sets, check_plugin, result_problems
-from plugins.pss.scoring import ITEMS, REVERSED, scored_value
+from formengine_plugins.pss.scoring import ITEMS, REVERSED, scored_value
 
 INSTRUMENT = check_plugin(pss, min_vectors=15)[0]
 

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import plugins.sdq as sdq
+import formengine_plugins.sdq as sdq
 from formengine.api import AnswerError
 from formengine.testing import answer_sets, check_plugin, result_problems
-from plugins.sdq.scoring import IMPACT_ITEMS, REVERSED, SCALES, scored_value
+from formengine_plugins.sdq.scoring import IMPACT_ITEMS, REVERSED, SCALES, scored_value
 
 INSTRUMENTS = {i.id: i for i in check_plugin(sdq, min_vectors=15)}
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import plugins.who5 as who5
+import formengine_plugins.who5 as who5
 from formengine.api import AnswerError, ScoringContext
 from formengine.testing import check_plugin
 

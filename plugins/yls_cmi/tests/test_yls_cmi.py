@@ -4,10 +4,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import plugins.yls_cmi as yls_cmi
+import formengine_plugins.yls_cmi as yls_cmi
 from formengine.api import AnswerError, ScoringContext
 from formengine.testing import answer_sets, check_plugin, result_problems
-from plugins.yls_cmi.scoring import DOMAINS, ITEMS, STRENGTHS
+from formengine_plugins.yls_cmi.scoring import DOMAINS, ITEMS, STRENGTHS
 
 INSTRUMENT = check_plugin(yls_cmi, min_vectors=15)[0]
 
