@@ -34,21 +34,29 @@ def fail(message: str, code: int = 1) -> None:
 @main.command("plugins")
 @with_appcontext
 def plugins_command() -> None:
-    """List loaded plugins, where each came from, their instruments, and any that failed."""
+    """List each plugin once: where it came from, its state, its instruments or why it was refused.
+
+    Exits non-zero when any plugin was refused, so a deployment can check it.
+    """
     registry = get_registry()
-    click.echo("Loaded plugins:")
-    if not registry.loaded:
-        click.echo("  (none)")
+    failed: dict[tuple[str, str], list[str]] = {}
+    for problem in registry.failed:
+        failed.setdefault((problem.name, problem.source), []).append(problem.reason)
+    if not registry.loaded and not failed:
+        click.echo("No plugins found.")
     for plugin in registry.loaded:
         version = f" {plugin.version}" if plugin.version else ""
-        click.echo(f"  {plugin.name}{version}  [{plugin.source}]")
+        click.echo(f"{plugin.name}{version}  loaded  [{plugin.source}]")
         for instrument_id in plugin.instruments:
             instrument = registry.instruments[instrument_id]
             click.echo(f"    - {instrument_id} {instrument.version} (scoring {instrument.scoring_version})")
-    if registry.failed:
-        click.echo("Failed or refused:")
-        for problem in registry.failed:
-            click.echo(f"  {problem.name}  [{problem.source}]: {problem.reason}")
+    for (name, source), reasons in failed.items():
+        click.echo(f"{name}  FAILED  [{source}]")
+        for reason in reasons:
+            click.echo(f"    {reason}")
+    if failed:
+        click.echo(f"error: {len(failed)} plugin(s) failed to load", err=True)
+        sys.exit(1)
 
 
 @main.command("new-plugin")

@@ -205,7 +205,8 @@ def submit_draft(session: Session, response: Response, instrument: Instrument, e
         answers.pop(item_id)
     shown = {item["id"] for item in shown_items(definition, answers)}
     declined = [d for d in (response.declined or []) if d in shown]
-    result = instrument.score_answers(answers, context)  # raises AnswerError, nothing written yet
+    # Raises AnswerError, nothing written yet; a raising plugin gives a "scoring failed" result.
+    result = instrument.score_guarded(answers, context)
     extra: dict[str, Any] = {"status": "submitted", "submitted_at": utcnow()}
     if wording is not None:
         extra["wording"] = dict(wording)
@@ -213,7 +214,7 @@ def submit_draft(session: Session, response: Response, instrument: Instrument, e
         _write(session, response, expected_version, answers, declined, **extra)
     except DraftClosed:
         return SubmitOutcome(response, already=True)
-    store_score(session, response, instrument, result)
+    store_score(session, response, instrument, result, context.options if context else None)
     return SubmitOutcome(response, cleared=cleared)
 
 

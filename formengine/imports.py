@@ -374,7 +374,7 @@ def import_responses(
     for ln in lines:
         try:
             context = context_for(ln.instrument) if context_for else None
-            scored[ln.number] = ln.instrument.score_answers(ln.answers, context)
+            scored[ln.number] = ln.instrument.score_guarded(ln.answers, context)
         except (ValueError, ScoringError) as exc:
             problems.append((ln.number, f"{ln.instrument.id}: cannot be scored: {exc}"))
     if problems:

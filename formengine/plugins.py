@@ -7,6 +7,7 @@ never takes the application down: it is skipped and reported with its reason.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import logging
@@ -109,61 +110,69 @@ class PluginRegistry:
 
     # -- registration ---------------------------------------------------
     def add(self, module: ModuleType | Any, name: str, source: str, version: str | None = None) -> bool:
-        """Register one plugin object; return False (and record why) when refused."""
-        if name in self.pm.list_name_plugin() and self.pm.get_plugin(name) is not None:
-            self._fail(name, source, f"a plugin named {name!r} is already loaded")
+        """Register one plugin object; return False (and record every reason) when refused.
+
+        A plugin is taken whole or not at all: if its hooks do not match the
+        specifications, its API range excludes this core, or any instrument it
+        returns is refused, it is unregistered and none of its instruments stay.
+        ``formengine.testing.check_plugin`` calls this same method.
+        """
+        reasons = registration_problems(self.pm, module, name)
+        if reasons:
+            for reason in reasons:
+                self._fail(name, source, reason)
             return False
-        required = getattr(module, "REQUIRES_API", None)
-        if required is not None:
-            try:
-                ok = Version(API_VERSION) in SpecifierSet(str(required))
-            except InvalidSpecifier:
-                self._fail(name, source, f"REQUIRES_API {required!r} is not a version range")
-                return False
-            if not ok:
-                self._fail(
-                    name, source,
-                    f"needs plugin API {required}, but this formengine provides {API_VERSION}",
-                )
-                return False
         try:
             self.pm.register(module, name=name)
             self.pm.check_pending()
         except Exception as exc:  # noqa: BLE001 - pluggy validation errors
-            if self.pm.is_registered(module):
+            # Only undo our own registration (never another plugin's).
+            if self.pm.get_plugin(name) is module:
                 self.pm.unregister(module)
-            self._fail(name, source, f"registration failed: {_short(exc)}", exc)
+            self._fail(name, source, f"registration failed: {_explain(exc)}", exc)
+            return False
+        instruments, reasons = self._instruments_of(module, name)
+        if not self.pm.get_hookcallers(module):
+            reasons.append("it implements no formengine hook")
+        if reasons:
+            self.pm.unregister(module)
+            for reason in reasons:
+                self._fail(name, source, reason)
             return False
         loaded = LoadedPlugin(name=name, source=source, version=version)
+        for instrument in instruments:
+            self.instruments[instrument.id] = instrument
+            self.owner[instrument.id] = name
+            loaded.instruments.append(instrument.id)
         self.loaded.append(loaded)
-        self._collect_instruments(module, loaded)
         return True
 
-    def _collect_instruments(self, module: Any, loaded: LoadedPlugin) -> None:
+    def _instruments_of(self, module: Any, name: str) -> tuple[list[Instrument], list[str]]:
+        """Call the plugin's ``formengine_instruments`` and check what it returned."""
+        instruments: list[Instrument] = []
+        reasons: list[str] = []
         impls = [i for i in self.pm.hook.formengine_instruments.get_hookimpls() if i.plugin is module]
         for impl in impls:
             try:
                 provided = list(impl.function() or [])
             except Exception as exc:  # noqa: BLE001
-                self._fail(loaded.name, loaded.source, f"formengine_instruments failed: {_short(exc)}", exc)
+                log.debug("".join(traceback.format_exception(exc)))
+                reasons.append(f"formengine_instruments failed: {_short(exc)}")
                 continue
             for instrument in provided:
                 if not isinstance(instrument, Instrument):
-                    self._fail(loaded.name, loaded.source,
-                               f"formengine_instruments returned {type(instrument).__name__}, "
-                               "not an Instrument")
+                    reasons.append(f"formengine_instruments returned {type(instrument).__name__}, "
+                                   "not an Instrument")
                     continue
                 owner = self.owner.get(instrument.id)
-                if owner is not None:
-                    self._fail(
-                        loaded.name, loaded.source,
-                        f"instrument {instrument.id!r} refused: plugin {owner!r} already "
-                        f"registered it (plugin {loaded.name!r} tried again)",
+                if owner is not None or any(i.id == instrument.id for i in instruments):
+                    reasons.append(
+                        f"instrument {instrument.id!r} refused: plugin {owner or name!r} already "
+                        f"registered it (plugin {name!r} tried again)"
                     )
                     continue
-                self.instruments[instrument.id] = instrument
-                self.owner[instrument.id] = loaded.name
-                loaded.instruments.append(instrument.id)
+                instruments.append(dataclasses.replace(instrument, plugin=name))
+        return instruments, reasons
 
     def _fail(self, name: str, source: str, reason: str, exc: BaseException | None = None) -> None:
         self.failed.append(PluginProblem(name=name, source=source, reason=reason))
@@ -178,6 +187,43 @@ class PluginRegistry:
 
     def sorted_instruments(self) -> list[Instrument]:
         return [self.instruments[k] for k in sorted(self.instruments)]
+
+
+def registration_problems(pm: pluggy.PluginManager, module: Any, name: str) -> list[str]:
+    """Why ``module`` cannot be registered as ``name`` in ``pm``, checked before pluggy sees it.
+
+    Pluggy itself checks hook names (``check_pending``) and argument names;
+    this adds what it lets through silently: a name or module already
+    registered, a ``formengine_*`` function without ``@hookimpl`` (pluggy
+    ignores it, so the plugin would load with nothing), and ``REQUIRES_API``.
+    """
+    reasons = []
+    if pm.has_plugin(name):
+        reasons.append(f"a plugin named {name!r} is already loaded")
+    elif pm.is_registered(module):
+        reasons.append(f"this module is already loaded as plugin {pm.get_name(module)!r}")
+    for attribute in sorted(vars(module) if hasattr(module, "__dict__") else ()):
+        value = getattr(module, attribute, None)
+        if (attribute.startswith("formengine_") and callable(value)
+                and pm.parse_hookimpl_opts(module, attribute) is None):
+            reasons.append(f"{attribute} is not marked with @hookimpl (from formengine import hookimpl), "
+                           "so it would never be called")
+    required = getattr(module, "REQUIRES_API", None)
+    if required is not None:
+        try:
+            ok = Version(API_VERSION) in SpecifierSet(str(required))
+        except InvalidSpecifier:
+            reasons.append(f"REQUIRES_API {required!r} is not a version range")
+        else:
+            if not ok:
+                reasons.append(f"needs plugin API {required}, but this formengine provides {API_VERSION}")
+    return reasons
+
+
+def _explain(exc: BaseException) -> str:
+    """The whole of a pluggy validation message on one line (its reason is on the later lines)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return f"{type(exc).__name__}: " + "; ".join(lines) if lines else type(exc).__name__
 
 
 def _forget_modules(module_name: str) -> None:

@@ -11,8 +11,13 @@ from formengine.instruments import Instrument, ScoreResult, ScoringContext
 from formengine.models import Response, Score, utcnow
 
 
-def store_score(session: Session, response: Response, instrument: Instrument, result: ScoreResult) -> Score:
-    """Record ``result`` for ``response`` under the instrument's current scoring version."""
+def store_score(session: Session, response: Response, instrument: Instrument, result: ScoreResult,
+                options: Mapping[str, Any] | None = None) -> Score:
+    """Record ``result`` for ``response`` under the instrument's current scoring version.
+
+    ``options`` are the settings scoring saw (``ScoringContext.options``), kept with the score.
+    A result whose ``error`` is set records that the plugin failed ("scoring failed").
+    """
     existing = next((s for s in response.scores if s.scoring_version == instrument.scoring_version), None)
     score = existing or Score(response=response, scoring_version=instrument.scoring_version)
     score.instrument_version = response.instrument_version
@@ -20,6 +25,8 @@ def store_score(session: Session, response: Response, instrument: Instrument, re
     score.scores = dict(result.scores)
     score.bands = dict(result.bands)
     score.flags = [f.to_dict() for f in result.flags]
+    score.error = result.error
+    score.options = dict(options or {})
     score.computed_at = utcnow()
     session.add(score)
     return score
@@ -27,9 +34,12 @@ def store_score(session: Session, response: Response, instrument: Instrument, re
 
 def rescore(session: Session, response: Response, instrument: Instrument,
             context: ScoringContext | None = None) -> Score:
-    """Recompute a submitted response's score from its stored answers."""
-    result = instrument.score_answers(response.answers, context)
-    return store_score(session, response, instrument, result)
+    """Recompute a submitted response's score from its stored answers.
+
+    A raising plugin gives a "scoring failed" score (see :meth:`Instrument.score_guarded`).
+    """
+    result = instrument.score_guarded(response.answers, context)
+    return store_score(session, response, instrument, result, context.options if context else None)
 
 
 def submit_new_response(
@@ -48,8 +58,12 @@ def submit_new_response(
     declined: list[str] | None = None,
     context: ScoringContext | None = None,
 ) -> Response:
-    """Validate, score and store a complete response in one go (bad answers raise, nothing stored)."""
-    result = instrument.score_answers(answers, context)
+    """Validate, score and store a complete response in one go (bad answers raise, nothing stored).
+
+    A plugin whose scoring raises does not stop the response being stored: it is kept with a
+    "scoring failed" score (see :meth:`Instrument.score_guarded`).
+    """
+    result = instrument.score_guarded(answers, context)
     response = _new_response(
         instrument, status="submitted", answers=answers, declined=declined or [],
         municipality_id=municipality_id, person_id=person_id, about_person_id=about_person_id,
@@ -57,7 +71,7 @@ def submit_new_response(
     )
     response.submitted_at = response.created_at
     session.add(response)
-    store_score(session, response, instrument, result)
+    store_score(session, response, instrument, result, context.options if context else None)
     return response
 
 

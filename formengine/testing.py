@@ -206,24 +206,51 @@ def check_instrument(instrument: Instrument, vectors: list[dict[str, Any]] | Non
             raise ConformanceError(f"{instrument.id}: {item['id']} accepted the value {bad!r}")
 
     samples = [{}] + [sample_answers(instrument, which) for which in ("first", "last", "mixed")]
-    samples += [v["answers"] for v in vectors or [] if not v["expected"].get("error")]
     with _no_flask_or_database():
         for answers in samples:
             try:
                 first = instrument.score_answers(answers, ScoringContext())
             except AnswerError as exc:
-                raise ConformanceError(f"{instrument.id}: a complete answer set was refused: {exc}") from exc
+                raise ConformanceError(f"{instrument.id}: a complete answer set was refused: {exc} "
+                                       f"for {_show(answers)}") from exc
             except ScoringError as exc:
-                raise ConformanceError(f"{instrument.id}: {exc}") from exc
+                raise ConformanceError(f"{instrument.id}: {exc} for {_show(answers)}") from exc
+            except ConformanceError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the plugin's own bug, reported with its input
+                raise ConformanceError(f"{instrument.id}: scoring raised {_short(exc)} "
+                                       f"for {_show(answers)}") from exc
             problems = result_problems(instrument, first)
             if problems:
-                raise ConformanceError(f"{instrument.id}: " + "; ".join(problems) + f" for {answers}")
+                raise ConformanceError(f"{instrument.id}: " + "; ".join(problems) + f" for {_show(answers)}")
             reordered = dict(reversed(list(answers.items())))
             again = instrument.score_answers(reordered, ScoringContext())
             if again.to_dict() != first.to_dict():
-                raise ConformanceError(f"{instrument.id}: scoring is not deterministic for {answers}")
+                raise ConformanceError(f"{instrument.id}: scoring is not deterministic for {_show(answers)}")
+        failures = []
         for vector in vectors or []:
-            check_vector(instrument, vector, f"{instrument.id} vector line {vector['_line']}")
+            label = f"{instrument.id} vector line {vector['_line']}"
+            try:
+                result = check_vector(instrument, vector, label)
+                if not vector["expected"].get("error"):
+                    reordered = dict(reversed(list(vector["answers"].items())))
+                    if instrument.score_answers(reordered, _context(vector)).to_dict() != result.to_dict():
+                        raise ConformanceError(f"{label}: scoring is not deterministic")
+            except ConformanceError as exc:
+                failures.append(f"{exc} for {_show(vector['answers'])}")
+            except Exception as exc:  # noqa: BLE001
+                failures.append(f"{label}: scoring raised {_short(exc)} for {_show(vector['answers'])}")
+        if failures:
+            raise ConformanceError(f"{len(failures)} known-answer vector(s) failed:\n" + "\n".join(failures))
+
+
+def _show(answers: Any) -> str:
+    return json.dumps(answers, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _bad_values(definition: Definition, item: Mapping[str, Any]) -> list[Any]:
@@ -301,13 +328,27 @@ def check_plugin(plugin: ModuleType, vectors_file: str | Path | None = None,
                  *, min_vectors: int = 0) -> list[Instrument]:
     """Run every conformance check on a plugin module and its ``vectors.jsonl``.
 
+    The plugin is first registered the way the application loads it (hook
+    names and argument names, ``@hookimpl`` on every ``formengine_*``
+    function, ``REQUIRES_API``, duplicate instrument ids), so every mistake
+    the loader refuses fails here too, with the loader's reason. Every
+    failing known-answer vector is reported, each with its answers.
+
     ``min_vectors`` is the least number of vectors each instrument must ship
     (the bundled plugins ask for 15). Returns the plugin's instruments so a
     test can go on with them.
     """
-    instruments = instruments_of(plugin)
+    from formengine.plugins import PluginRegistry
+
+    # Register it exactly as the application's loader does, so the kit refuses what the loader refuses.
+    name = getattr(plugin, "__name__", None) or type(plugin).__name__
+    registry = PluginRegistry()
+    if not registry.add(plugin, name, "formengine.testing.check_plugin"):
+        raise ConformanceError(f"{name}: the loader refuses this plugin:\n"
+                               + "\n".join(f"  {p.reason}" for p in registry.failed))
+    instruments = [registry.instruments[i] for i in registry.loaded[0].instruments]
     if not instruments:
-        raise ConformanceError(f"{plugin.__name__}: no instruments")
+        raise ConformanceError(f"{name}: no instruments")
     if vectors_file is None:
         vectors_file = Path(plugin.__file__).with_name("vectors.jsonl")
     vectors = load_vectors(vectors_file) if Path(vectors_file).exists() else []

@@ -150,3 +150,70 @@ def test_third_party_authors_get_the_fixtures_without_imports(pytester):
     """)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
     result.assert_outcomes(passed=2)
+
+
+# -- the kit refuses what the loader refuses, with the loader's reason --------------------------------
+
+def _with(module, name, function, mark=True):
+    function.__name__ = name
+    setattr(module, name, hookimpl(function) if mark else function)
+    return module
+
+
+def test_a_misspelled_hook_is_refused_by_the_kit(tmp_path):
+    module = _with(plugin(tmp_path), "formengine_result_veiw", lambda response, instrument, history, lang: None)
+    with pytest.raises(ConformanceError, match="formengine_result_veiw") as caught:
+        check_plugin(module)
+    assert "loader refuses" in str(caught.value)
+
+
+def test_a_wrong_argument_name_is_refused_with_the_argument(tmp_path):
+    module = _with(plugin(tmp_path), "formengine_result_view", lambda resp, instrument, history, lang: None)
+    with pytest.raises(ConformanceError, match="formengine_result_view") as caught:
+        check_plugin(module)
+    # the reason, not only "Plugin ... for hook ...": the argument pluggy cannot find
+    assert "resp" in str(caught.value) and "can not be found in the hookspec" in str(caught.value)
+
+
+def test_an_excluded_api_range_is_refused_by_the_kit(tmp_path):
+    module = plugin(tmp_path, vectors=[GOOD_VECTOR])
+    module.REQUIRES_API = ">=2.0"
+    with pytest.raises(ConformanceError, match=r"needs plugin API >=2.0, but this formengine provides 1.0"):
+        check_plugin(module)
+
+
+def test_a_hook_without_hookimpl_is_refused_not_loaded_empty(tmp_path):
+    module = types.ModuleType("unmarked")
+    module.__file__ = str(tmp_path / "unmarked.py")
+
+    def formengine_instruments():
+        return [Instrument(definition=load_definition(DEFINITION), score=good_score)]
+
+    module.formengine_instruments = formengine_instruments
+    with pytest.raises(ConformanceError, match="formengine_instruments is not marked with @hookimpl"):
+        check_plugin(module)
+
+
+def test_a_duplicate_instrument_id_in_one_plugin_is_refused(tmp_path):
+    module = types.ModuleType("twins")
+    module.__file__ = str(tmp_path / "twins.py")
+    module.formengine_instruments = hookimpl(lambda: [Instrument(load_definition(DEFINITION), good_score),
+                                                      Instrument(load_definition(DEFINITION), good_score)])
+    with pytest.raises(ConformanceError, match="instrument 'toy' refused"):
+        check_plugin(module)
+
+
+def test_every_failing_vector_is_reported_with_its_answers(tmp_path):
+    def divides(answers, context=None):
+        if answers == {"q1": 1, "q2": 0}:
+            return 1 / 0
+        return good_score(answers)
+
+    wrong = {"answers": {"q1": 0, "q2": 1}, "expected": {"scores": {"sum": 2}}}
+    raising = {"answers": {"q1": 1, "q2": 0}, "expected": {"scores": {"sum": 1}}}
+    with pytest.raises(ConformanceError) as caught:
+        check_plugin(plugin(tmp_path, score=divides, vectors=[GOOD_VECTOR, wrong, raising]))
+    message = str(caught.value)
+    assert "2 known-answer vector(s) failed" in message
+    assert 'line 2: sum is 1, expected 2 for {"q1": 0, "q2": 1}' in message
+    assert 'line 3: scoring raised ZeroDivisionError: division by zero for {"q1": 1, "q2": 0}' in message

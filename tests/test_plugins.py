@@ -116,3 +116,71 @@ def test_an_edited_drop_in_package_is_reloaded_by_the_next_app(make_app, tmp_pat
     (package / "helper.py").write_text("VALUE = 22  # longer, so a cached .pyc cannot match\n")
     second = get_registry(make_app()).pm.get_plugin("editable")
     assert second.HELPER_VALUE == 22
+
+
+def test_a_second_plugin_with_a_taken_name_is_refused_and_the_first_keeps_working(make_app):
+    import plugins.pss
+    import plugins.who5
+
+    registry = get_registry(make_app(LOAD_ENTRY_POINTS=False,
+                                     EXTRA_PLUGINS=[(plugins.who5, "who5"), (plugins.pss, "who5")]))
+    assert problems_of(registry) == {"who5": ["a plugin named 'who5' is already loaded"]}
+    assert registry.pm.get_plugin("who5") is plugins.who5
+    assert sorted(registry.instruments) == ["who5"]
+
+
+def test_registering_the_same_module_twice_keeps_the_first_registration(make_app):
+    import plugins.ics
+
+    registry = get_registry(make_app(LOAD_ENTRY_POINTS=False,
+                                     EXTRA_PLUGINS=[(plugins.ics, "ics"), (plugins.ics, "ics_again")]))
+    assert problems_of(registry) == {"ics_again": ["this module is already loaded as plugin 'ics'"]}
+    # its hooks are still there, not only its instrument
+    assert registry.pm.is_registered(plugins.ics)
+    assert any(i.plugin is plugins.ics for i in registry.pm.hook.formengine_result_view.get_hookimpls())
+    assert registry.instruments["ics_worksheet"].plugin == "ics"
+
+
+def test_a_function_named_like_a_hook_without_hookimpl_is_refused(make_app, tmp_path):
+    plugin_dir = tmp_path / "instance" / "plugins"
+    plugin_dir.mkdir(parents=True)
+    (plugin_dir / "unmarked.py").write_text("def formengine_instruments():\n    return []\n")
+    assert "formengine_instruments is not marked with @hookimpl" in problems(make_app())["unmarked"]
+
+
+def test_a_plugin_whose_definition_fails_is_refused_whole(make_app, tmp_path):
+    def bad(data):
+        data["items"][2]["scale"] = "no_such_scale"
+
+    write_plugin(tmp_path / "instance" / "plugins", "badlabels", "bad_labels", mutate=bad)
+    registry = get_registry(make_app())
+    assert "badlabels" not in [p.name for p in registry.loaded]
+    assert not registry.pm.has_plugin("badlabels")
+
+
+def test_plugins_command_lists_each_plugin_once_and_exits_non_zero_on_failure(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from formengine.cli import main
+
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("FORMENGINE_INSTANCE_PATH", str(instance))
+    runner = CliRunner()
+    healthy = runner.invoke(main, ["plugins"], catch_exceptions=False)
+    assert healthy.exit_code == 0 and "who5 " in healthy.output and "loaded" in healthy.output
+
+    write_plugin(instance / "plugins", "badlabels", "bad_labels",
+                 mutate=lambda data: data["items"][2].update(scale="no_such_scale"))
+    result = runner.invoke(main, ["plugins"], catch_exceptions=False)
+    assert result.exit_code == 1
+    lines = [line for line in result.stdout.splitlines() if line.startswith("badlabels")]
+    assert len(lines) == 1 and "FAILED" in lines[0]
+    assert "/items/2/scale" in result.stdout
+    assert "1 plugin(s) failed to load" in result.stderr
+
+
+def problems_of(registry):
+    found = {}
+    for problem in registry.failed:
+        found.setdefault(problem.name, []).append(problem.reason)
+    return found

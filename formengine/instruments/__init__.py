@@ -10,6 +10,8 @@ from formengine.instruments.definition import (
 )
 from formengine.instruments.instrument import Instrument, ScoringError
 from formengine.instruments.scoring import (
+    FLAG_LEVELS,
+    SCORING_FAILED,
     Flag,
     ScoreResult,
     ScoringContext,
@@ -18,6 +20,8 @@ from formengine.instruments.scoring import (
 )
 
 __all__ = [
+    "FLAG_LEVELS",
+    "SCORING_FAILED",
     "AnswerError",
     "Definition",
     "DefinitionError",

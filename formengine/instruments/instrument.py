@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from formengine.instruments.definition import Definition
+from formengine.instruments.definition import AnswerError, Definition
 from formengine.instruments.scoring import ScoreResult, ScoringContext
+
+log = logging.getLogger("formengine.plugins")
 
 ScoreFunction = Callable[[Mapping[str, Any], ScoringContext], ScoreResult]
 
@@ -28,6 +31,8 @@ class Instrument:
     definition: Definition
     score: ScoreFunction | None
     scoring_version: str = "1"
+    #: The name of the plugin that registered it; set by the core's registry.
+    plugin: str | None = field(default=None, compare=False)
 
     @property
     def id(self) -> str:
@@ -55,6 +60,28 @@ class Instrument:
         if missing:
             raise ScoringError(f"{self.id}: scoring did not return {', '.join(missing)}")
         return result
+
+    def score_guarded(
+        self, answers: Mapping[str, Any], context: ScoringContext | None = None
+    ) -> ScoreResult:
+        """Like :meth:`score_answers`, but a plugin that raises gives a "scoring failed" result.
+
+        Bad answers still raise :class:`AnswerError` (the caller refuses them).
+        Any other exception from the plugin's code, and a result that breaks
+        the contract, is logged with the plugin's name and the error's class
+        only (never the message, which may quote answers) and turned into
+        :meth:`ScoreResult.scoring_failed`, so the response is stored and
+        shown with its answers instead of failing the request.
+        """
+        self.definition.validate_answers(answers)
+        try:
+            return self.score_answers(answers, context)
+        except AnswerError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - plugin code may raise anything
+            plugin = self.plugin or self.id
+            log.error("plugin %s: scoring %s failed with %s", plugin, self.id, type(exc).__name__)
+            return ScoreResult.scoring_failed(self.definition.score_names, plugin, type(exc).__name__)
 
     def result_json(self, result: ScoreResult) -> dict[str, Any]:
         """The stable JSON shape of ``formengine score``."""

@@ -28,15 +28,38 @@ def round_half_up(value: float, ndigits: int = 0) -> float | int:
     return float(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
 
 
+FLAG_LEVELS = ("info", "warning", "alert")
+SCORING_FAILED = "scoring_failed"
+
+
 @dataclass(frozen=True)
 class Flag:
-    """A validity remark on a result, e.g. ``missing_items`` or ``prorated``."""
+    """A remark on a result, e.g. ``missing_items`` or ``prorated``, with its level.
+
+    ``level`` says how much it matters to the team member: ``info`` (how the
+    result was computed, e.g. prorated), ``warning`` (read the result with
+    care, e.g. too many missing items) or ``alert`` (the instrument's published
+    guidance asks for follow-up, e.g. a very high band). Alerts are shown
+    prominently until a team member acknowledges them, and each one is passed
+    to the ``formengine_alert`` hook.
+    """
 
     code: str
     message: str
+    level: str = "info"
+
+    def __post_init__(self) -> None:
+        if self.level not in FLAG_LEVELS:
+            levels = ", ".join(FLAG_LEVELS)
+            raise ValueError(f"flag {self.code!r}: level {self.level!r} is not one of {levels}")
 
     def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+        return {"code": self.code, "message": self.message, "level": self.level}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Flag:
+        """Read a stored flag; flags stored before levels existed are ``info``."""
+        return cls(data["code"], data["message"], data.get("level", "info"))
 
 
 @dataclass(frozen=True)
@@ -58,28 +81,40 @@ class ScoreResult:
     ``scores`` has every declared score name, with ``None`` where it cannot
     be computed; ``bands`` only has entries for scores with a value and a
     band scheme; ``flags`` explain anything a reader must know.
+
+    ``error`` is set by the core, never by a plugin: the plugin's scoring
+    raised (see :meth:`scoring_failed`), so there are no scores, only the
+    stored answers and a ``scoring_failed`` flag naming the plugin.
     """
 
     valid: bool
     scores: dict[str, float | int | None]
     bands: dict[str, str] = field(default_factory=dict)
     flags: list[Flag] = field(default_factory=list)
+    error: str | None = None
 
-    def flag(self, code: str, message: str) -> None:
+    def flag(self, code: str, message: str, level: str = "info") -> None:
         """Add a flag once (a second flag with the same code is ignored)."""
         if all(f.code != code for f in self.flags):
-            self.flags.append(Flag(code, message))
+            self.flags.append(Flag(code, message, level))
 
     def flag_codes(self) -> list[str]:
         return [f.code for f in self.flags]
 
+    def alerts(self) -> list[Flag]:
+        """The flags of level ``alert``."""
+        return [f for f in self.flags if f.level == "alert"]
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "valid": self.valid,
             "scores": dict(self.scores),
             "bands": dict(self.bands),
             "flags": [f.to_dict() for f in self.flags],
         }
+        if self.error is not None:
+            data["error"] = self.error
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScoreResult:
@@ -87,8 +122,22 @@ class ScoreResult:
             valid=bool(data["valid"]),
             scores=dict(data.get("scores", {})),
             bands=dict(data.get("bands", {})),
-            flags=[Flag(f["code"], f["message"]) for f in data.get("flags", [])],
+            flags=[Flag.from_dict(f) for f in data.get("flags", [])],
+            error=data.get("error"),
         )
+
+    @classmethod
+    def scoring_failed(cls, score_names: list[str], plugin: str, error_class: str) -> ScoreResult:
+        """The result stored when a plugin's scoring raised: no scores, a flag naming the plugin.
+
+        Only the plugin's name and the error's class are kept, never its
+        message (it may quote answers).
+        """
+        error = f"plugin {plugin!r} raised {error_class}"
+        result = cls(valid=False, scores=dict.fromkeys(score_names), error=error)
+        result.flag(SCORING_FAILED, f"Scoring failed: {error}. The answers are kept; "
+                    "rescore once the plugin is fixed.", "warning")
+        return result
 
 
 def band_for(value: float | int | None, bands: list[tuple[str, float, float]]) -> str | None:

@@ -74,7 +74,13 @@ class Score(Base):
     valid: Mapped[bool] = mapped_column(Boolean)
     scores: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     bands: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Each flag is {"code", "message", "level"}; level info | warning | alert (older rows: no level = info).
     flags: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list)
+    # Set when the plugin's scoring raised ("plugin 'x' raised ZeroDivisionError"): no scores,
+    # the answers are kept and a rescore brings the response back once the plugin is fixed.
+    error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The municipality's plugin settings scoring saw (ScoringContext.options).
+    options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     response: Mapped[Response] = relationship(back_populates="scores")
