@@ -161,7 +161,8 @@ def _with(module, name, function, mark=True):
 
 
 def test_a_misspelled_hook_is_refused_by_the_kit(tmp_path):
-    module = _with(plugin(tmp_path), "formengine_result_veiw", lambda response, instrument, history, lang: None)
+    module = _with(plugin(tmp_path), "formengine_result_veiw",
+                   lambda response, instrument, history, lang: None)
     with pytest.raises(ConformanceError, match="formengine_result_veiw") as caught:
         check_plugin(module)
     assert "loader refuses" in str(caught.value)

@@ -119,25 +119,23 @@ def test_an_edited_drop_in_package_is_reloaded_by_the_next_app(make_app, tmp_pat
 
 
 def test_a_second_plugin_with_a_taken_name_is_refused_and_the_first_keeps_working(make_app):
-    import plugins.pss
-    import plugins.who5
+    from formengine_plugins import pss, who5
 
-    registry = get_registry(make_app(LOAD_ENTRY_POINTS=False,
-                                     EXTRA_PLUGINS=[(plugins.who5, "who5"), (plugins.pss, "who5")]))
+    registry = get_registry(make_app(LOAD_ENTRY_POINTS=False, EXTRA_PLUGINS=[(who5, "who5"), (pss, "who5")]))
     assert problems_of(registry) == {"who5": ["a plugin named 'who5' is already loaded"]}
-    assert registry.pm.get_plugin("who5") is plugins.who5
+    assert registry.pm.get_plugin("who5") is who5
     assert sorted(registry.instruments) == ["who5"]
 
 
 def test_registering_the_same_module_twice_keeps_the_first_registration(make_app):
-    import plugins.ics
+    from formengine_plugins import ics
 
-    registry = get_registry(make_app(LOAD_ENTRY_POINTS=False,
-                                     EXTRA_PLUGINS=[(plugins.ics, "ics"), (plugins.ics, "ics_again")]))
+    app = make_app(LOAD_ENTRY_POINTS=False, EXTRA_PLUGINS=[(ics, "ics"), (ics, "ics_again")])
+    registry = get_registry(app)
     assert problems_of(registry) == {"ics_again": ["this module is already loaded as plugin 'ics'"]}
     # its hooks are still there, not only its instrument
-    assert registry.pm.is_registered(plugins.ics)
-    assert any(i.plugin is plugins.ics for i in registry.pm.hook.formengine_result_view.get_hookimpls())
+    assert registry.pm.is_registered(ics)
+    assert any(i.plugin is ics for i in registry.pm.hook.formengine_result_view.get_hookimpls())
     assert registry.instruments["ics_worksheet"].plugin == "ics"
 
 
