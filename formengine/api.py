@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 
 from formengine.instruments import (
     AnswerError,
+    AnswerRefused,
     Definition,
     DefinitionError,
     Flag,
@@ -26,6 +27,7 @@ from formengine.instruments import (
     ScoreResult,
     ScoringContext,
     band_for,
+    code_key,
     load_definition,
     round_half_up,
     text,
@@ -37,6 +39,7 @@ API_VERSION = "1.0"
 __all__ = [
     "API_VERSION",
     "AnswerError",
+    "AnswerRefused",
     "Definition",
     "DefinitionError",
     "Flag",
@@ -46,6 +49,7 @@ __all__ = [
     "ScoreResult",
     "ScoringContext",
     "band_for",
+    "code_key",
     "escape",
     "hookimpl",
     "load_definition",

@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from formengine.app import create_app, get_registry
-from formengine.instruments import AnswerError, Instrument, ScoringError
+from formengine.instruments import AnswerError, Instrument, ScoringError, codec_for
 
 
 def _create_app(*_args: Any) -> Any:
@@ -91,8 +91,7 @@ def _instrument(instrument_id: str) -> Instrument:
 def _score_one(instrument: Instrument, answers: Any) -> dict[str, Any]:
     from formengine.scoring_context import scoring_context
 
-    if not isinstance(answers, dict):
-        raise AnswerError(["answers must be a JSON object of item id -> code"])
+    answers = codec_for(instrument.definition).read_json(answers, complete=True)  # refuses naming the item
     result = instrument.score_answers(answers, scoring_context(current_app, instrument))
     return instrument.result_json(result)
 
@@ -116,8 +115,8 @@ def score_command(instrument_id: str, answers_file: str | None, batch_file: str 
         answers = json.loads(raw)
     except OSError as exc:
         fail(f"cannot read {answers_file}: {exc.strerror or exc}")
-    except ValueError as exc:
-        fail(f"{answers_file} is not valid JSON: {exc}")
+    except (ValueError, RecursionError) as exc:
+        fail(f"{answers_file} is not valid JSON: {str(exc)[:200]}")
     try:
         result = _score_one(instrument, answers)
     except AnswerError as exc:
@@ -144,8 +143,8 @@ def _score_batch(instrument: Instrument, batch_file: str) -> None:
             continue
         try:
             out = _score_one(instrument, json.loads(line))
-        except ValueError as exc:  # AnswerError is a ValueError too
-            message = str(exc) if isinstance(exc, AnswerError) else f"not valid JSON: {exc}"
+        except (ValueError, RecursionError) as exc:  # AnswerError is a ValueError too
+            message = str(exc) if isinstance(exc, AnswerError) else f"not valid JSON: {str(exc)[:200]}"
             out = {"line": number, "error": message}
             failures += 1
         except ScoringError as exc:

@@ -3,9 +3,9 @@
 No Flask here. Every write names the version of the draft it was based on and
 is applied with one compare-and-set UPDATE, so two devices working on the same
 draft can never overwrite each other silently: the stale write is refused with
-:class:`DraftConflict`. Answers are checked against the definition's derived
-answer schema on every save, so a tampered value is refused and nothing
-changes.
+:class:`DraftConflict`. Every saved value is checked by the answer codec
+(:mod:`formengine.instruments.codec`), so a tampered value is refused and
+nothing changes.
 """
 
 from __future__ import annotations
@@ -13,14 +13,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from weakref import WeakKeyDictionary
 
-from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from formengine.instruments import AnswerError, Definition, Instrument, ScoringContext
+from formengine.instruments import (
+    AnswerError,
+    AnswerRefused,
+    Definition,
+    Instrument,
+    Problem,
+    ScoringContext,
+    codec_for,
+)
 from formengine.models import Response, utcnow
 from formengine.responses import store_score
 
@@ -42,12 +48,11 @@ class DraftClosed(DraftError):
     """The response is already submitted; answers can no longer change."""
 
 
-class DraftAnswerError(DraftError):
-    """The answer does not fit the item (unknown item, value out of range, tampered code)."""
+class DraftAnswerError(DraftError, AnswerRefused):
+    """The answer does not fit the item (unknown item, value out of range, tampered code).
 
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("; ".join(problems))
+    An :class:`~formengine.instruments.codec.AnswerRefused`: ``refusals`` names each item and reason.
+    """
 
 
 @dataclass
@@ -57,27 +62,6 @@ class SubmitOutcome:
     response: Response
     already: bool = False
     cleared: list[str] = field(default_factory=list)
-
-
-# One validator per definition for draft saves: the derived answer schema without its
-# "required when ..." rules, which only make sense for a finished answer set.
-_DRAFT_VALIDATORS: WeakKeyDictionary[Definition, Draft202012Validator] = WeakKeyDictionary()
-
-
-def _draft_validator(definition: Definition) -> Draft202012Validator:
-    validator = _DRAFT_VALIDATORS.get(definition)
-    if validator is None:
-        schema = {k: v for k, v in definition.answer_schema.items() if k != "allOf"}
-        validator = Draft202012Validator(schema, format_checker=FormatChecker())
-        _DRAFT_VALIDATORS[definition] = validator
-    return validator
-
-
-def draft_problems(definition: Definition, answers: Mapping[str, Any]) -> list[str]:
-    """Readable problems with a partial answer set (conditional requirements are checked at submit)."""
-    errors = sorted(_draft_validator(definition).iter_errors(dict(answers)),
-                    key=lambda e: ".".join(str(p) for p in e.absolute_path))
-    return [definition._describe(error, answers) for error in errors]
 
 
 def shown_items(definition: Definition, answers: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -145,18 +129,20 @@ def save_answers(session: Session, response: Response, definition: Definition,
     :class:`DraftClosed` after submission; in every case nothing changes.
     The caller commits.
     """
+    try:
+        checked = codec_for(definition).read_json(
+            {k: v for k, v in changes.items() if not (v is None or v == [])})
+    except AnswerRefused as exc:
+        raise DraftAnswerError(exc.refusals) from None
     unknown = [k for k in changes if k not in definition.items_by_id]
     if unknown:
-        raise DraftAnswerError([f"unknown item id(s): {', '.join(sorted(unknown))}"])
+        raise DraftAnswerError([Problem(k[:60], "unknown_item") for k in sorted(unknown)])
     answers = dict(response.answers or {})
-    for item_id, value in changes.items():
-        if value is None or value == []:
-            answers.pop(item_id, None)
+    for item_id in changes:
+        if item_id in checked:
+            answers[item_id] = checked[item_id]
         else:
-            answers[item_id] = value
-    problems = draft_problems(definition, answers)
-    if problems:
-        raise DraftAnswerError(problems)
+            answers.pop(item_id, None)
     declined = [d for d in (response.declined or []) if d not in changes or changes[d] is None]
     return _write(session, response, expected_version, answers, declined)
 
@@ -166,9 +152,9 @@ def decline_item(session: Session, response: Response, definition: Definition,
     """Mark ``item_id`` as "don't want to answer" (removing any answer); returns the new version."""
     item = definition.items_by_id.get(item_id)
     if item is None:
-        raise DraftAnswerError([f"unknown item id(s): {item_id}"])
+        raise DraftAnswerError([Problem(item_id[:60], "unknown_item")])
     if not definition.allows_decline(item):
-        raise DraftAnswerError([f"{item_id}: this question cannot be declined"])
+        raise DraftAnswerError([Problem(item_id, "cannot_decline")])
     answers = {k: v for k, v in (response.answers or {}).items() if k != item_id}
     declined = [d for d in (response.declined or []) if d != item_id] + [item_id]
     return _write(session, response, expected_version, answers, declined)
@@ -226,7 +212,6 @@ __all__ = [
     "DraftError",
     "SubmitOutcome",
     "decline_item",
-    "draft_problems",
     "first_unanswered",
     "hidden_answered",
     "is_answered",

@@ -39,7 +39,7 @@ from formengine.exports.layout import (
     SCORE_PREFIX,
     VALID_COLUMN,
 )
-from formengine.instruments import Instrument, ScoringContext, ScoringError
+from formengine.instruments import AnswerRefused, Instrument, ScoringContext, ScoringError, codec_for
 from formengine.models import MODES, PERSON_ROLES, SEXES, Family, Municipality, Person, Response, Wave
 from formengine.plugins import PluginRegistry
 from formengine.responses import submit_new_response
@@ -107,8 +107,8 @@ def read_jsonl(text: str) -> list[tuple[int, Any]]:
             continue
         try:
             out.append((number, json.loads(line)))
-        except ValueError as exc:
-            out.append((number, ValueError(f"not valid JSON: {exc}")))
+        except (ValueError, RecursionError) as exc:
+            out.append((number, ValueError(f"not valid JSON: {str(exc)[:200]}")))
     return out
 
 
@@ -117,8 +117,9 @@ def read_csv(text: str, registry: PluginRegistry) -> list[tuple[int, Any]]:
 
     The delimiter (``;`` or ``,``) is detected from the header. Item columns
     hold codes; empty means not answered and the declined code means the
-    respondent chose not to answer. Score, band and other export-only columns
-    are ignored (scores are recomputed).
+    respondent chose not to answer; other cells are read by the answer codec
+    (``ja``/``nej`` for yes/no, a decimal comma, ...). Score, band and other
+    export-only columns are ignored (scores are recomputed).
     """
     text = text.lstrip("\ufeff")
     header = text.split("\n", 1)[0]
@@ -141,10 +142,12 @@ def _csv_record(row: Mapping[str, str | None], registry: PluginRegistry) -> dict
     if instrument is None:
         raise ValueError(f"unknown instrument {row.get('instrument')!r}")
     definition = instrument.definition
+    codec = codec_for(definition)
     record: dict[str, Any] = {}
     answers: dict[str, Any] = {}
     declined: list[str] = []
     unknown = []
+    refused: list[str] = []
     for column, raw in row.items():
         value = (raw or "").strip()
         if column in definition.items_by_id:
@@ -153,7 +156,13 @@ def _csv_record(row: Mapping[str, str | None], registry: PluginRegistry) -> dict
             if value in (str(DECLINED), DECLINED_TEXT):
                 declined.append(column)
                 continue
-            answers[column] = _csv_value(definition.items_by_id[column], value, definition)
+            try:
+                parsed = codec.parse_text(definition.items_by_id[column], value)
+            except AnswerRefused as exc:
+                refused.extend(exc.problems)
+                continue
+            if parsed is not None:
+                answers[column] = parsed
         elif column in ALL_META_COLUMNS:
             if value != "":
                 record[column] = value
@@ -163,6 +172,8 @@ def _csv_record(row: Mapping[str, str | None], registry: PluginRegistry) -> dict
             unknown.append(column)
     if unknown:
         raise ValueError(f"unknown column(s) for {instrument.id}: {', '.join(sorted(unknown))}")
+    if refused:
+        raise ValueError("; ".join(f"{instrument.id}: {p}" for p in refused))
     if record.get("wave_kind") == "closing":
         record["wave"] = "closing"
     elif "wave" in record:
@@ -177,33 +188,6 @@ def _csv_record(row: Mapping[str, str | None], registry: PluginRegistry) -> dict
     if declined:
         record["declined"] = declined
     return record
-
-
-def _csv_value(item: Mapping[str, Any], value: str, definition: Any) -> Any:
-    kind = item.get("type", "choice")
-    if kind == "choice":
-        for option in definition.scale_options(item):
-            if str(option["code"]) == value:
-                return option["code"]
-        return value  # reported by the answer schema as not a code of the item
-    if kind == "number":
-        try:
-            return int(value) if item.get("integer") else float(value)
-        except ValueError:
-            return value
-    if kind == "boolean":
-        lowered = value.lower()
-        if lowered in ("1", "true", "ja", "yes"):
-            return True
-        if lowered in ("0", "false", "nej", "no"):
-            return False
-        return value
-    if kind == "group":
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 # -- checking --------------------------------------------------------------
@@ -305,6 +289,8 @@ def _check(number: int, record: Any, registry: PluginRegistry) -> _Line:
     answers = record["answers"]
     answer_problems = instrument.definition.answer_problems(answers)
     problems.extend(f"{instrument.id}: {p}" for p in answer_problems)
+    if not answer_problems:
+        answers = codec_for(instrument.definition).read_json(answers, complete=True)
     declined = record.get("declined") or []
     if not isinstance(declined, list) or not all(isinstance(d, str) for d in declined):
         problems.append("declined must be a list of item ids")

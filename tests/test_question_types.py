@@ -146,14 +146,14 @@ def test_every_sub_item_of_a_group_entry_is_validated_by_its_own_type(definition
     assert sorted(found) == sorted([
         "goals.1.goal: text longer than 100 characters",
         "goals.1.scaling: 11 is not a code of this item (allowed: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)",
-        'goals.1.scaled_on: "2026-02-31" is not a valid date',
+        'goals.1.scaled_on: "2026-02-31" is not a valid date (YYYY-MM-DD)',
         'goals.1.agreed: "yes" has the wrong type (expected boolean)',
     ])
 
 
 @pytest.mark.parametrize("bad", [{"colour": "red"}, "a goal", ["x"]])
 def test_a_group_entry_is_an_object_of_its_sub_items_only(definition, bad):
-    assert problems(definition, {"goals": [bad]})[0].startswith("goals.0")
+    assert "goals.0" in problems(definition, {"goals": [bad]})[0]
 
 
 # -- the meta-schema --------------------------------------------------------

@@ -1,29 +1,26 @@
 """Build a Flask-WTF form class from a definition at run time.
 
-Every field is optional at this level: a missing answer means unanswered, and
-whether that matters is the scoring's and the review screen's business. A code
-that is not on the item's scale (a tampered post) fails validation.
+The form renders the questions and carries the CSRF token; it does not parse
+answers. :func:`form_answers` reads the posted fields with the answer codec
+(:mod:`formengine.instruments.codec`), the same rules as the stepper and
+import: a code not on the item's scale, a malformed number or a control
+character is refused naming the item. An empty field means unanswered.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from flask import request
 from flask_wtf import FlaskForm
-from wtforms import DateField, DecimalField, IntegerField, RadioField, StringField, TextAreaField
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms import RadioField, StringField, TextAreaField
+from wtforms.widgets import DateInput
 
-from formengine.instruments import Definition
+from formengine.instruments import Definition, code_key, codec_for
 from formengine.texts import TextSource
 
 BOOLEAN_CHOICES = {"da": (("true", "Ja"), ("false", "Nej")), "en": (("true", "Yes"), ("false", "No"))}
-
-
-def _code_key(code: Any) -> str:
-    """Form value for a code: JSON keeps 1 and "1" apart."""
-    return json.dumps(code)
 
 
 def field_for(definition: Definition, item: Mapping[str, Any], texts: TextSource, lang: str):
@@ -32,29 +29,18 @@ def field_for(definition: Definition, item: Mapping[str, Any], texts: TextSource
     kind = item.get("type", "choice")
     if kind == "choice":
         options = definition.scale_options(item)
-        by_key = {_code_key(o["code"]): o["code"] for o in options}
-        return RadioField(
-            label,
-            choices=[(_code_key(o["code"]), texts.option(item, o, lang)) for o in options],
-            coerce=lambda v, _m=by_key: _m.get(v, v) if isinstance(v, str) else v,
-            validators=[Optional()],
-            validate_choice=True,
-        )
+        choices = [(code_key(o["code"]), texts.option(item, o, lang)) for o in options]
+        return RadioField(label, choices=choices, validate_choice=False)
     if kind == "boolean":
-        return RadioField(
-            label,
-            choices=list(BOOLEAN_CHOICES.get(lang, BOOLEAN_CHOICES["da"])),
-            coerce=lambda v: {"true": True, "false": False}.get(v, v) if isinstance(v, str) else v,
-            validators=[Optional()],
-        )
+        return RadioField(label, choices=list(BOOLEAN_CHOICES.get(lang, BOOLEAN_CHOICES["da"])),
+                          validate_choice=False)
     if kind == "text":
         cls = TextAreaField if item.get("multiline") else StringField
-        return cls(label, validators=[Optional(), Length(max=item["max_length"])])
+        return cls(label, render_kw={"maxlength": item["max_length"]})
     if kind == "number":
-        cls = IntegerField if item.get("integer") else DecimalField
-        return cls(label, validators=[Optional(), NumberRange(min=item.get("min"), max=item.get("max"))])
+        return StringField(label, render_kw={"inputmode": "decimal", "autocomplete": "off"})
     if kind == "date":
-        return DateField(label, validators=[Optional()])
+        return StringField(label, widget=DateInput())
     return None
 
 
@@ -73,18 +59,15 @@ def build_form_class(
     return type(f"{definition.id.title()}Form", (FlaskForm,), attrs)
 
 
-def form_answers(form: FlaskForm, definition: Definition) -> dict[str, Any]:
-    """The answer set (item id -> code) in a validated form; empty fields are left out."""
-    answers: dict[str, Any] = {}
-    for item in definition.items:
-        field = getattr(form, item["id"], None)
-        if field is None or field.data in (None, "", "None"):
-            continue
-        value = field.data
-        kind = item.get("type", "choice")
-        if kind == "date":
-            value = value.isoformat()
-        elif kind == "number" and not item.get("integer"):
-            value = float(value)
-        answers[item["id"]] = value
-    return answers
+def form_answers(form: FlaskForm, definition: Definition,
+                 formdata: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The answer set (item id -> stored value) posted to ``form``; empty fields are left out.
+
+    ``formdata`` defaults to the current request's form fields.
+
+    Raises :class:`~formengine.instruments.codec.AnswerRefused` naming each refused item.
+    """
+    rendered = [item["id"] for item in definition.items if getattr(form, item["id"], None) is not None]
+    fields = request.form if formdata is None else formdata
+    posted = codec_for(definition).read_form(fields, rendered, ignore=("csrf_token",))
+    return {item_id: value for item_id, value in posted.items() if value is not None}

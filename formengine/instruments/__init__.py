@@ -1,5 +1,6 @@
 """Instrument definitions (data), their meta-schema, answer schemas and the scoring contract."""
 
+from formengine.instruments.codec import AnswerCodec, AnswerRefused, Problem, code_key, codec_for
 from formengine.instruments.definition import (
     AnswerError,
     Definition,
@@ -22,7 +23,12 @@ from formengine.instruments.scoring import (
 __all__ = [
     "FLAG_LEVELS",
     "SCORING_FAILED",
+    "AnswerCodec",
     "AnswerError",
+    "AnswerRefused",
+    "Problem",
+    "code_key",
+    "codec_for",
     "Definition",
     "DefinitionError",
     "Flag",

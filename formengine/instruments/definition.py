@@ -157,16 +157,30 @@ class Definition:
         return Draft202012Validator(self.answer_schema, format_checker=FormatChecker())
 
     def answer_problems(self, answers: Any) -> list[str]:
-        """Readable problems with an answer set; empty when it is valid."""
-        if not isinstance(answers, Mapping):
-            return ["answers must be a JSON object of item id -> code"]
+        """Readable problems with a finished answer set; empty when it is valid.
+
+        The answer codec (:mod:`formengine.instruments.codec`) checks every
+        value; the derived answer schema then checks the rules across items
+        (``required_if``).
+        """
+        from formengine.instruments.codec import codec_for  # the codec is built on this module
+
+        refused = codec_for(self).problems(answers, complete=True)
+        if refused:
+            return [p.message("en") for p in refused]
         problems = []
         for error in sorted(self._answer_validator.iter_errors(answers), key=_error_sort_key):
             problems.append(self._describe(error, answers))
         return problems
 
     def validate_answers(self, answers: Any) -> None:
-        """Raise :class:`AnswerError` unless ``answers`` fits this definition."""
+        """Raise :class:`AnswerError` unless ``answers`` fits this definition.
+
+        Value problems raise the codec's ``AnswerRefused`` (an AnswerError naming each item and reason).
+        """
+        from formengine.instruments.codec import codec_for
+
+        codec_for(self).read_json(answers, complete=True)
         problems = self.answer_problems(answers)
         if problems:
             raise AnswerError(problems)

@@ -7,8 +7,6 @@ to one response) lives in :mod:`formengine.web.handover`.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +29,7 @@ from sqlalchemy import select
 from formengine import audit, drafts
 from formengine.app import get_registry
 from formengine.db import db_session
-from formengine.instruments import AnswerError, Definition
+from formengine.instruments import AnswerError, AnswerRefused, Definition, Problem, code_key, codec_for
 from formengine.measurement import MeasurementRefused, check_can_measure
 from formengine.models import Person, Response, Wave
 from formengine.responses import start_draft
@@ -162,10 +160,6 @@ def _widget_html(item: Mapping[str, Any], definition: Definition, value: Any, la
     return Markup(html) if html is not None else None
 
 
-def _code_key(code: Any) -> str:
-    return json.dumps(code)
-
-
 def _render_step_fragment(view: StepView, *, values: Mapping[str, Any] | None = None,
                           errors: list[str] | None = None, conflict: bool = False,
                           focus: str | None = None) -> str:
@@ -177,7 +171,7 @@ def _render_step_fragment(view: StepView, *, values: Mapping[str, Any] | None = 
         return render_template(
             "fill/_step.html", view=view, response=view.response, definition=view.definition,
             texts=view.texts, lang=view.lang, values=shown_values, errors=errors or [],
-            conflict=conflict, widget=_widget_html, code_key=_code_key, handover=in_handover(), focus=focus,
+            conflict=conflict, widget=_widget_html, code_key=code_key, handover=in_handover(), focus=focus,
             timeout_seconds=int(current_app.config["SESSION_TIMEOUT_MINUTES"]) * 60,
         )
 
@@ -212,91 +206,39 @@ def step(response_uuid: str):
     return _render_step_page(view)
 
 
-# -- reading posted answers ----------------------------------------------------
+# -- refusals -------------------------------------------------------------------
 
-class _Unparseable(ValueError):
-    pass
+# Fields of the step form that are not answers.
+STEP_CONTROLS = ("csrf_token", "version", "page", "go", "decline")
+NAVIGATION = ("next", "back", "stay", "review")
 
 
-def _parse_scalar(item: Mapping[str, Any], raw: str) -> Any:
-    kind = item.get("type", "choice")
-    if kind == "choice":
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return raw  # refused by the answer schema with a clear message
-    if kind == "boolean":
-        return {"true": True, "false": False}.get(raw, raw)
-    raw = raw.strip()
-    if raw == "":
+def _problem_label(view: StepView, path: str) -> str | None:
+    """The question a refusal is about, in the respondent's wording (``goals.0.goal`` -> "Goals 1: Goal")."""
+    parts = path.split(".")
+    item = view.definition.items_by_id.get(parts[0])
+    if item is None:
         return None
-    if kind == "number":
-        text = raw.replace(",", ".")  # Danish decimal comma
-        try:
-            number = float(text)
-        except ValueError:
-            raise _Unparseable(raw) from None
-        if not math.isfinite(number):
-            raise _Unparseable(raw)
-        if number.is_integer() and (item.get("integer") or "." not in text):
-            return int(number)
-        return number  # for an integer item the answer schema refuses a fraction
-    return raw
+    label = view.texts.item(item, view.lang)
+    if len(parts) == 3 and parts[1].isdecimal():
+        sub = next((s for s in item.get("items", []) if s["id"] == parts[2]), None)
+        if sub is not None:
+            label = f"{label} {int(parts[1]) + 1}: {view.texts.item(sub, view.lang)}"
+    return label
 
 
-def _parse_item(item: Mapping[str, Any], name: str, form: Mapping[str, str], problems: list[str],
-                label: str) -> tuple[bool, Any]:
-    """(present, value) for one item posted under field ``name``."""
-    if item.get("type") == "group":
-        count_raw = form.get(f"{name}__count")
-        if count_raw is None:
-            return False, None
-        try:
-            count = max(0, min(int(count_raw), 100))
-        except ValueError:
-            problems.append(_("%(label)s: the number of entries is not a number", label=label))
-            return True, None
-        entries = []
-        for index in range(count):
-            entry = {}
-            for sub in item["items"]:
-                present, value = _parse_item(sub, f"{name}__{index}__{sub['id']}", form, problems, label)
-                if present and value is not None:
-                    entry[sub["id"]] = value
-            entries.append(entry)
-        return True, entries
-    if name not in form:
-        return False, None
-    try:
-        return True, _parse_scalar(item, form[name])
-    except _Unparseable as exc:
-        problems.append(_("%(label)s: \"%(value)s\" is not a number", label=label, value=str(exc)))
-        return True, None
+def _refusal(view: StepView, refused: AnswerRefused, status: int = 422,
+             values: Mapping[str, Any] | None = None):
+    """A refused save, in the respondent's language: the step with the reasons, or (htmx) the reasons alone.
 
-
-def _posted_changes(view: StepView, form: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
-    changes: dict[str, Any] = {}
-    problems: list[str] = []
-    for item in view.items:
-        present, value = _parse_item(item, item["id"], form, problems, view.texts.item(item, view.lang))
-        if present:
-            changes[item["id"]] = value
-    return changes, problems
-
-
-def _group_edit(changes: dict[str, Any], view: StepView, go: str) -> dict[str, Any]:
-    """Apply "add entry" / "remove entry" buttons of repeatable groups to the posted answers."""
-    parts = go.split(":")
-    item = view.definition.items_by_id.get(parts[1]) if len(parts) > 1 else None
-    if item is None or item.get("type") != "group":
-        return changes
-    entries = list(changes.get(item["id"]) or [])
-    if parts[0] == "add" and len(entries) < item.get("max_repeat", 100):
-        entries.append({})
-    elif parts[0] == "remove" and len(parts) == 3 and parts[2].isdigit() and int(parts[2]) < len(entries):
-        entries.pop(int(parts[2]))
-    changes[item["id"]] = entries
-    return changes
+    fill.js shows a short plain-text reply as the save status and keeps what is on screen.
+    """
+    messages = [p.message(view.lang, _problem_label(view, p.item)) for p in refused.refusals]
+    if request.headers.get("HX-Request"):
+        reply = make_response("; ".join(messages)[:190], status)
+        reply.mimetype = "text/plain"
+        return vary_on_htmx(reply)
+    return _render_step_page(view, status, errors=messages, values=values)
 
 
 @bp.route("/fill/<response_uuid>/save", methods=["POST"])
@@ -319,14 +261,29 @@ def save(response_uuid: str):
     go = request.form.get("go", "next")
     decline = request.form.get("decline")
     shown_before = [i["id"] for i in view.items]
-    changes, problems = _posted_changes(view, request.form)
-    if go.startswith(("add:", "remove:")):
-        changes = _group_edit(changes, view, go)
+    codec = codec_for(definition)
+    current = response.answers or {}
+    try:
+        if go not in NAVIGATION and not go.startswith(("add:", "remove:")):
+            raise AnswerRefused([Problem(view.page["id"], "bad_operation", go[:40])])
+        changes = codec.read_form(request.form, view.page["items"], ignore=STEP_CONTROLS)
+        # Answers to questions of this step that the new answers hide are not stored.
+        merged = {**current, **{k: v for k, v in changes.items() if v is not None}}
+        for item in view.page_items:
+            if item["id"] in changes and not definition.is_shown(item, merged):
+                changes.pop(item["id"])
+        if go.startswith(("add:", "remove:")):
+            changes = codec.group_edit(changes, go, shown_before, current)
+        if decline:
+            item = definition.items_by_id.get(decline)
+            if decline not in shown_before:
+                raise AnswerRefused([Problem(decline[:60], "not_on_step")])
+            if not definition.allows_decline(item):
+                raise AnswerRefused([Problem(decline, "cannot_decline")])
+    except AnswerRefused as exc:
+        return _refusal(view, exc, values=codec.form_values(request.form, view.page["items"]))
     dbs = db_session()
     try:
-        if problems:
-            raise drafts.DraftAnswerError(problems)
-        current = response.answers or {}
         if decline:
             changes.pop(decline, None)  # the other answers on the step are saved as well
         version = expected
@@ -344,9 +301,9 @@ def save(response_uuid: str):
     except drafts.DraftClosed:
         dbs.rollback()
         return redirect_to(after_submit_url(response))
-    except drafts.DraftAnswerError as exc:
+    except AnswerRefused as exc:
         dbs.rollback()
-        return _render_step_page(view, 422, values=changes, errors=exc.problems)
+        return _refusal(view, exc, values=changes)
 
     # The answers may have changed which questions are shown: on this step (live display
     # conditions, swapped in place without touching what is being typed elsewhere) and which
@@ -366,7 +323,7 @@ def save(response_uuid: str):
                 html = render_template(
                     "fill/_saved.html", response=response, view=fresh, definition=definition,
                     texts=fresh.texts, lang=fresh.lang, values=response.answers or {}, changed=changed,
-                    shown=shown_after, appeared=appeared, widget=_widget_html, code_key=_code_key)
+                    shown=shown_after, appeared=appeared, widget=_widget_html, code_key=code_key)
             return vary_on_htmx(make_response(html, 200))
         target = view.page["id"]
     elif go == "next" and appeared:
@@ -412,7 +369,7 @@ def review(response_uuid: str):
     with force_locale(view.lang):
         fragment = render_template(
             "fill/_review.html", view=view, response=response, definition=view.definition,
-            texts=view.texts, lang=view.lang, rows=rows, hidden=hidden, code_key=_code_key,
+            texts=view.texts, lang=view.lang, rows=rows, hidden=hidden, code_key=code_key,
             handover=in_handover(), error=error)
     html = render_template("fill/step.html", view=view, response=response, definition=view.definition,
                            fragment=Markup(fragment), handover=in_handover(), lang=view.lang)

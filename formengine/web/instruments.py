@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from formengine.app import get_registry
 from formengine.db import db_session
 from formengine.forms import build_form_class, form_answers
-from formengine.instruments import AnswerError
+from formengine.instruments import AnswerError, AnswerRefused
 from formengine.responses import submit_new_response
 from formengine.scoring_context import scoring_context
 from formengine.web.errors import render_error
@@ -40,12 +40,15 @@ def fill(instrument_id: str):
     texts = texts_for(current_app._get_current_object(), instrument.definition, lang)
     form = build_form_class(instrument.definition, texts, lang)()
     if form.is_submitted():
-        if not form.validate():
-            problems = [f"{getattr(form, name).label.text}: {'; '.join(errs)}"
-                        for name, errs in form.errors.items()]
+        if not form.validate():  # the CSRF token; the answers are read by the codec below
+            return render_error(400, "; ".join(e for errs in form.errors.values() for e in errs))
+        try:
+            answers = form_answers(form, instrument.definition)
+        except AnswerRefused as exc:
+            labels = {item["id"]: texts.item(item, lang) for item in instrument.definition.items}
+            problems = [p.message(lang, labels.get(p.item.split(".")[0])) for p in exc.refusals]
             return render_error(400, _("The answers were not saved: %(problems)s",
                                        problems=" | ".join(problems)))
-        answers = form_answers(form, instrument.definition)
         session = db_session()
         try:
             response = submit_new_response(

@@ -7,13 +7,12 @@ so whatever a team member typed is always shown as text, never as HTML.
 
 from __future__ import annotations
 
-import json
 import math
 import textwrap
 from collections.abc import Mapping
 from typing import Any
 
-from formengine.api import Definition, Markup, render_plugin_template, text
+from formengine.api import Definition, Markup, code_key, render_plugin_template, text
 
 from .summary import SIDES
 
@@ -127,7 +126,7 @@ def rating_widget(
 
     options = [
         {
-            "value": json.dumps(o["code"]),
+            "value": code_key(o["code"]),
             "code": o["code"],
             "label": option_label(o),
             "symbol": SYMBOLS.get(o["code"], "?"),
