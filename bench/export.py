@@ -104,10 +104,10 @@ def build_data(url: str, responses: int) -> None:
 def measure(url: str, layout: str, fmt: str) -> dict:
     """Run one export to a throw-away sink in this process; return rows, seconds and peak memory."""
     from formengine import create_app
-    from formengine.app import get_registry
     from formengine.db import get_db
     from formengine.exports.dataset import ExportRequest, scored_instrument_ids
     from formengine.exports.service import build_export
+    from formengine.registry import get_registry
 
     app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": tempfile.mkdtemp(prefix="fe-bench-"),
                       "SECRET_KEY": "bench"})

@@ -29,9 +29,9 @@ from flask import Flask
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from formengine import create_app  # noqa: E402
-from formengine.app import get_registry  # noqa: E402
 from formengine.db import Database, get_db  # noqa: E402
 from formengine.demo import load_demo  # noqa: E402
+from formengine.registry import get_registry  # noqa: E402
 from formengine.testing import reset_database  # noqa: E402
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from formengine import audit
 from formengine.models import ROLE_SYSADMIN, ROLES, Municipality, User
+from formengine.registry import get_registry
 
 CLI_USER = "cli"
 
@@ -39,7 +40,6 @@ def admin_group() -> None:
 @with_appcontext
 def add_municipality(name: str, cpr: bool, tolerance_weeks: int | None) -> None:
     """Add municipality NAME and seed its measurement plan from the installed plugins."""
-    from formengine.app import get_registry
     from formengine.catalogue import ensure_plan
     from formengine.db import get_db
 
@@ -114,7 +114,6 @@ def add_user(username: str, role: str, municipality_name: str | None, display_na
 @with_appcontext
 def enable_instrument(municipality_name: str, instrument_id: str, disable: bool) -> None:
     """Enable INSTRUMENT_ID for MUNICIPALITY_NAME (prints its licence note)."""
-    from formengine.app import get_registry
     from formengine.catalogue import CatalogueError, set_enabled
     from formengine.db import get_db
 

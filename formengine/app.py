@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,9 +10,8 @@ from flask import Flask
 
 from formengine import db as database
 from formengine.config import instance_path, load_config
-from formengine.plugins import PluginRegistry, build_registry
-
-REGISTRY_KEY = "formengine.plugins"
+from formengine.plugins import build_registry
+from formengine.registry import REGISTRY_KEY
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -44,28 +41,3 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     init_web(app)
     return app
-
-
-_extension_lock = threading.Lock()
-
-
-def cached_extension(app: Flask, key: str, build: Callable[[], Any]) -> Any:
-    """``app.extensions[key]``, built by ``build()`` on first use (once, even with threads)."""
-    value = app.extensions.get(key)
-    if value is None:
-        with _extension_lock:
-            value = app.extensions.get(key)
-            if value is None:
-                value = app.extensions[key] = build()
-    return value
-
-
-def instrument_definitions(app: Flask) -> dict[str, Any]:
-    """Instrument id -> definition, for everything registered in ``app``."""
-    return {i.id: i.definition for i in get_registry(app).instruments.values()}
-
-
-def get_registry(app: Flask | None = None) -> PluginRegistry:
-    from flask import current_app
-
-    return (app or current_app).extensions[REGISTRY_KEY]

@@ -11,8 +11,9 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from formengine.app import create_app, get_registry
+from formengine.app import create_app
 from formengine.instruments import AnswerError, Instrument, ScoringError, codec_for
+from formengine.registry import get_registry
 
 
 def _create_app(*_args: Any) -> Any:

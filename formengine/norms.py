@@ -41,6 +41,7 @@ from typing import Any
 from flask import Flask
 
 from formengine.instruments import Definition
+from formengine.registry import cached_extension, instrument_definitions
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +221,6 @@ def load_norm_packs(directory: Path, definitions: Mapping[str, Definition]) -> N
 
 def norm_packs(app: Flask) -> NormPacks:
     """The app's norm packs, read and validated on first use and cached in ``app.extensions``."""
-    from formengine.app import cached_extension, instrument_definitions
-
     return cached_extension(
         app, EXTENSION_KEY,
         lambda: load_norm_packs(Path(app.config["NORMS_DIR"]), instrument_definitions(app)),

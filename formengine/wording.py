@@ -42,6 +42,7 @@ from flask import Flask
 
 from formengine.instruments import Definition, text
 from formengine.instruments.definition import LANGUAGES, iter_items
+from formengine.registry import cached_extension, instrument_definitions
 from formengine.texts import ProjectLabels, TextSource
 
 log = logging.getLogger(__name__)
@@ -252,8 +253,6 @@ def load_packs(directory: Path, definitions: Mapping[str, Definition]) -> Wordin
 
 def wording_packs(app: Flask) -> WordingPacks:
     """The app's wording packs, read and validated on first use and cached in ``app.extensions``."""
-    from formengine.app import cached_extension, instrument_definitions
-
     return cached_extension(
         app, EXTENSION_KEY,
         lambda: load_packs(Path(app.config["TEXTS_DIR"]), instrument_definitions(app)),

@@ -8,9 +8,9 @@ import re
 import pytest
 
 from formengine import create_app
-from formengine.app import get_registry
 from formengine.db import Database, get_db
 from formengine.demo import load_demo
+from formengine.registry import get_registry
 from formengine.testing import reset_database
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("FORMENGINE_TEST_DATABASE_URL") else [])

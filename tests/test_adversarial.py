@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 
-from formengine.app import get_registry
 from formengine.db import get_db
 from formengine.demo import load_demo
 from formengine.imports import ImportFailed, import_responses
 from formengine.instruments import codec_for
 from formengine.models import Base, Response, User
+from formengine.registry import get_registry
 from formengine.responses import start_draft
 from tests.browser.kitchen import PLUGINS
 from tests.conftest import csrf_token, login

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from formengine import create_app
-from formengine.app import get_registry
 from formengine.cli import main
+from formengine.registry import get_registry
 from formengine.testing import load_vectors
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from formengine import catalogue
-from formengine.app import get_registry
 from formengine.db import get_db
 from formengine.measurement import IntegrityRefused, MeasurementRefused, check_can_measure, close_family
 from formengine.models import AuditEvent, Consent, Family, Municipality, Person, Response, User, Wave
 from formengine.plan import add_months
+from formengine.registry import get_registry
 from formengine.responses import submit_new_response
 from tests.conftest import csrf_token
 

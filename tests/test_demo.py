@@ -5,10 +5,10 @@ from datetime import date
 from sqlalchemy import func, select
 
 import formengine_plugins.programme
-from formengine.app import get_registry
 from formengine.db import get_db
 from formengine.demo import load_demo, plausible_answers
 from formengine.models import Consent, Family, Municipality, Person, Response, Score, User, Wave
+from formengine.registry import get_registry
 
 
 def load(app, today=None):

@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import func, select
 
 from formengine import drafts
-from formengine.app import get_registry
 from formengine.db import get_db
 from formengine.instruments import AnswerError
 from formengine.models import Response, Score
+from formengine.registry import get_registry
 from formengine.responses import start_draft
 from tests.browser.kitchen import PLUGINS
 

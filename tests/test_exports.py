@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from formengine.app import get_registry
 from formengine.db import get_db
 from formengine.exports.dataset import ExportRequest
 from formengine.exports.pseudonyms import pseudonym
 from formengine.exports.service import ExportError, build_export
+from formengine.registry import get_registry
 from tests.test_reports import TEST_PLUGINS, World, who5_answers
 
 

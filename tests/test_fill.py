@@ -7,10 +7,10 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from formengine.app import get_registry
 from formengine.db import get_db
 from formengine.demo import load_demo
 from formengine.models import AuditEvent, Response, Score, User
+from formengine.registry import get_registry
 from formengine.security import verify_secret
 from tests.browser.kitchen import PLUGINS
 from tests.conftest import csrf_token, login

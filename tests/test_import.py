@@ -7,11 +7,11 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from formengine.app import get_registry
 from formengine.cli import main
 from formengine.db import get_db
 from formengine.imports import ImportFailed, import_responses, read_csv, read_jsonl
 from formengine.models import Family, Municipality, Person, Response, Wave
+from formengine.registry import get_registry
 from tests.test_reports import who5_answers
 
 

@@ -5,9 +5,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from formengine.app import get_registry
 from formengine.cli import main
 from formengine.norms import NormPackError, load_norm_packs, norm_packs, validate_norms
+from formengine.registry import get_registry
 from formengine.scoring_context import scoring_context
 
 ITEMS = [f"k10_{n}" for n in range(1, 11)]

@@ -4,7 +4,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from formengine.app import get_registry
+from formengine.registry import get_registry
 
 WHO5_DEFINITION = Path(__file__).parents[1] / "plugins" / "who5" / "definition.json"
 

@@ -183,7 +183,7 @@ def test_an_undefined_name_in_a_plugin_template_is_an_error_not_a_blank(plugin_p
 
 def test_a_drop_in_plugin_renders_from_its_own_folder(make_app, tmp_path):
     """instance/plugins/<name>/ is imported as formengine_dropin_<name>; its namespace is still <name>."""
-    from formengine.app import get_registry
+    from formengine.registry import get_registry
 
     source = PLUGINS / "ics"
     target = tmp_path / "instance" / "plugins" / "ics_copy"

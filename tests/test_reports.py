@@ -11,10 +11,10 @@ import pytest
 from scipy import stats as scipy_stats
 
 from formengine.api import Instrument, ScoreResult, band_for, hookimpl, load_definition
-from formengine.app import get_registry
 from formengine.cli import main
 from formengine.db import get_db
 from formengine.models import Family, Municipality, Person, Score, Wave
+from formengine.registry import get_registry
 from formengine.reports import Filters, ReportError, paired_stats, person_timeline, progression_report
 from formengine.reports.programme import distributions, index_table
 from formengine.responses import submit_new_response

@@ -11,9 +11,9 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from formengine.app import get_registry
 from formengine.db import get_db
 from formengine.models import AuditEvent, Municipality
+from formengine.registry import get_registry
 from tests.test_reports import World, who5_answers
 
 PAIRS_A = [(40, 52), (28, 44), (60, 64), (48, 72), (32, 40), (20, 36)]

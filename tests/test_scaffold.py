@@ -21,8 +21,8 @@ import pytest
 from click.testing import CliRunner
 
 from formengine.api import load_definition
-from formengine.app import get_registry
 from formengine.cli import main
+from formengine.registry import get_registry
 from formengine.scaffold import ScaffoldError, new_plugin
 from formengine.testing import check_plugin
 

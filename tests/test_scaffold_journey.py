@@ -21,11 +21,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from formengine.app import get_registry
 from formengine.cli import main
 from formengine.db import get_db
 from formengine.demo import load_demo
 from formengine.models import Consent, Family, Municipality, Person, Response
+from formengine.registry import get_registry
 from formengine.responses import submit_new_response
 from tests.conftest import csrf_token, login
 

@@ -16,7 +16,6 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from formengine.app import get_registry
 from formengine.db import get_db
 from formengine.demo import load_demo
 from formengine.models import (
@@ -31,6 +30,7 @@ from formengine.models import (
     User,
     Wave,
 )
+from formengine.registry import get_registry
 from formengine.responses import start_draft
 from tests.conftest import csrf_token, login
 

@@ -64,7 +64,7 @@ def test_missing_items_are_stored_as_an_invalid_score_with_a_plain_remark(app, l
 
 
 def test_a_flag_text_from_the_definition_is_shown_in_the_readers_language(app):
-    from formengine.app import get_registry
+    from formengine.registry import get_registry
     from formengine.web.flag_texts import explain_flag
 
     definition = get_registry(app).get("who5").definition

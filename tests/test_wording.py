@@ -7,10 +7,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from formengine.app import get_registry
 from formengine.cli import main
 from formengine.db import get_db
 from formengine.models import Response
+from formengine.registry import get_registry
 from formengine.texts import ProjectLabels
 from formengine.wording import WordingPackError, load_packs, parse_pack, texts_for, wording_packs
 from tests.conftest import csrf_token

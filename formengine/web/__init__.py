@@ -17,22 +17,10 @@ babel = Babel()
 htmx = HTMX()
 
 
-def select_locale() -> str:
-    """Session choice first (a respondent may answer in English), then the user's, then Danish."""
-    from flask import current_app
-    from flask_login import current_user
-
-    languages = current_app.config["LANGUAGES"]
-    chosen = session.get("lang")
-    if chosen in languages:
-        return chosen
-    if current_user and getattr(current_user, "is_authenticated", False):
-        if current_user.language in languages:
-            return current_user.language
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
-
-
 def init_web(app: Flask) -> None:
+    from formengine.web import params
+    from formengine.web.access import select_locale, ui_lang
+
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     htmx.init_app(app)
@@ -43,8 +31,12 @@ def init_web(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load_user(user_id: str) -> User | None:
-        user = db_session().get(User, int(user_id)) if user_id.isdigit() else None
+        number = params.parse_id(user_id)
+        user = db_session().get(User, number) if number is not None else None
         return user if user is not None and user.active else None
+
+    # Bounded ids and the other URL converters, before any blueprint adds a route.
+    params.register_converters(app)
 
     from formengine.web import auth, errors, fill, instruments
 
@@ -90,6 +82,4 @@ def init_web(app: Flask) -> None:
 
     @app.context_processor
     def _template_globals():
-        from flask_babel import get_locale
-
-        return {"current_lang": str(get_locale() or "da"), "languages": app.config["LANGUAGES"]}
+        return {"current_lang": ui_lang(), "languages": app.config["LANGUAGES"]}

@@ -6,20 +6,17 @@ administrator picks one with ``?municipality=<id>``. Team members get 403.
 
 from __future__ import annotations
 
-from functools import wraps
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from formengine import audit
-from formengine.app import get_registry
 from formengine.catalogue import (
     CatalogueError,
     add_rule,
@@ -34,36 +31,10 @@ from formengine.catalogue import (
 from formengine.db import db_session
 from formengine.models import ROLE_MUNICIPALITY_ADMIN, ROLE_TEAM_MEMBER, AuditEvent, Municipality, User
 from formengine.plan import ABOUT, FILLED_BY, RESPONDENT_ROLES, WAVE_KINDS, PlanError, Rule, Schedule
+from formengine.registry import get_registry
+from formengine.web.access import admin_required, administered_municipality, ui_lang
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def admin_required(view):
-    """Signed in as a system or municipality administrator, else 403."""
-    @wraps(view)
-    @login_required
-    def wrapper(*args: Any, **kwargs: Any):
-        if not current_user.is_admin:
-            abort(403)
-        return view(*args, **kwargs)
-    return wrapper
-
-
-def _municipality() -> Municipality | None:
-    """The municipality administered: the admin's own, or the one a system administrator chose."""
-    session = db_session()
-    if current_user.is_sysadmin:
-        raw = request.values.get("municipality", "")
-        if not raw:
-            return None
-        municipality = session.get(Municipality, int(raw)) if raw.isdigit() else None
-        if municipality is None:
-            abort(404)
-        return municipality
-    municipality = session.get(Municipality, current_user.municipality_id)
-    if municipality is None:
-        abort(404)
-    return municipality
 
 
 def _back(endpoint: str, municipality: Municipality, **values: Any) -> str:
@@ -77,14 +48,10 @@ def _choose(endpoint: str):
     return render_template("admin/choose.html", municipalities=municipalities, endpoint=endpoint)
 
 
-def _lang() -> str:
-    return str(get_locale() or "da")
-
-
 @bp.route("/")
 @admin_required
 def index():
-    municipality = _municipality()
+    municipality = administered_municipality()
     if municipality is None:
         return _choose("admin.instruments")
     return redirect(_back("admin.instruments", municipality))
@@ -95,7 +62,7 @@ def index():
 @bp.route("/instruments")
 @admin_required
 def instruments():
-    municipality = _municipality()
+    municipality = administered_municipality()
     if municipality is None:
         return _choose("admin.instruments")
     session = db_session()
@@ -104,14 +71,14 @@ def instruments():
     installed = registry.sorted_instruments()
     missing = sorted(enabled - set(registry.instruments))
     return render_template("admin/instruments.html", municipality=municipality, installed=installed,
-                           enabled=enabled, missing=missing, lang=_lang())
+                           enabled=enabled, missing=missing, lang=ui_lang())
 
 
 @bp.route("/instruments/<instrument_id>/enable", methods=["GET", "POST"])
 @admin_required
 def enable(instrument_id: str):
     """Show the licence note, then enable on confirmation."""
-    municipality = _municipality()
+    municipality = administered_municipality()
     if municipality is None:
         return _choose("admin.instruments")
     instrument = get_registry().get(instrument_id)
@@ -122,17 +89,17 @@ def enable(instrument_id: str):
         session = db_session()
         set_enabled(session, get_registry(), municipality, instrument_id, True, user=current_user)
         session.commit()
-        flash(_("%(title)s is enabled.", title=instrument.definition.title(_lang())))
+        flash(_("%(title)s is enabled.", title=instrument.definition.title(ui_lang())))
         return redirect(_back("admin.instruments", municipality), 303)
     return render_template("admin/enable.html", municipality=municipality, instrument=instrument,
-                           licence=instrument.definition.licence, lang=_lang(), form=form)
+                           licence=instrument.definition.licence, lang=ui_lang(), form=form)
 
 
 @bp.route("/instruments/<instrument_id>/disable", methods=["POST"])
 @admin_required
 def disable(instrument_id: str):
     """Disable: the instrument leaves the plan and the forms; collected answers stay."""
-    municipality = _municipality()
+    municipality = administered_municipality()
     if municipality is None:
         abort(404)
     form = FlaskForm()
@@ -190,7 +157,7 @@ def _plan_page(municipality: Municipality, rule_form: RuleForm | None = None,
 @bp.route("/plan")
 @admin_required
 def plan():
-    municipality = _municipality()
+    municipality = administered_municipality()
     if municipality is None:
         return _choose("admin.plan")
     return _plan_page(municipality)
@@ -199,7 +166,7 @@ def plan():
 @bp.route("/plan/rules", methods=["POST"])
 @admin_required
 def add_plan_rule():
-    municipality = _municipality()
+    municipality = administered_municipality()
     if municipality is None:
         abort(404)
     form = RuleForm()
@@ -222,7 +189,7 @@ def add_plan_rule():
 @bp.route("/plan/rules/<int:rule_id>/delete", methods=["POST"])
 @admin_required
 def delete_plan_rule(rule_id: int):
-    municipality = _municipality()
+    municipality = administered_municipality()
     if municipality is None:
         abort(404)
     if not FlaskForm().validate_on_submit():
@@ -239,7 +206,7 @@ def delete_plan_rule(rule_id: int):
 @bp.route("/plan/reset", methods=["POST"])
 @admin_required
 def reset_plan_view():
-    municipality = _municipality()
+    municipality = administered_municipality()
     if municipality is None:
         abort(404)
     if not FlaskForm().validate_on_submit():
@@ -254,7 +221,7 @@ def reset_plan_view():
 @bp.route("/plan/schedule", methods=["POST"])
 @admin_required
 def schedule():
-    municipality = _municipality()
+    municipality = administered_municipality()
     if municipality is None:
         abort(404)
     form = ScheduleForm()
@@ -282,7 +249,7 @@ def schedule():
 def audit_trail():
     """The municipality's trail, newest first (a system administrator without a choice sees all)."""
     session = db_session()
-    municipality = _municipality()
+    municipality = administered_municipality()
     raw_before = request.args.get("before", "")
     before = int(raw_before) if raw_before.isdigit() else None
     events = audit.trail(session, None if municipality is None else municipality.id, limit=200,
@@ -317,7 +284,7 @@ def _users_page(municipality: Municipality, form: UserForm | None = None, status
 @admin_required
 def users():
     """The municipality's users; an administrator adds team members and administrators here."""
-    municipality = _municipality()
+    municipality = administered_municipality()
     if municipality is None:
         return _choose("admin.users")
     if request.method == "GET":
@@ -346,7 +313,7 @@ def users():
 @admin_required
 def set_active(user_id: int):
     """Deactivate (or reactivate) a user of the municipality; their records and answers stay."""
-    municipality = _municipality()
+    municipality = administered_municipality()
     if municipality is None:
         abort(404)
     session = db_session()

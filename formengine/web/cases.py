@@ -1,6 +1,6 @@
 """Families, persons, consent and the due list: the team member's start page.
 
-Every lookup goes through :func:`formengine.web.scoping.scope`, so another
+Every lookup goes through :func:`formengine.web.access.scope`, so another
 municipality's family, person or round is "not found" (404), never "forbidden".
 Every view and change of personal data is recorded in the audit trail.
 """
@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -21,7 +20,6 @@ from wtforms import BooleanField, DateField, HiddenField, SelectField, StringFie
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from formengine import audit
-from formengine.app import get_registry
 from formengine.db import db_session
 from formengine.measurement import (
     STATUS_MISSED,
@@ -38,9 +36,16 @@ from formengine.measurement import (
 )
 from formengine.models import MODES, Consent, Family, Municipality, Person, Wave
 from formengine.plan import STATUS_DONE, STATUS_DUE, STATUS_OVERDUE, STATUS_UPCOMING, age_on
+from formengine.registry import get_registry
 from formengine.responses import start_draft
 from formengine.texts import ProjectLabels
-from formengine.web.scoping import scope
+from formengine.web.access import (
+    family_or_404,
+    person_or_404,
+    scope,
+    ui_lang,
+    wave_or_404,
+)
 
 bp = Blueprint("cases", __name__)
 
@@ -79,15 +84,11 @@ def wave_label(wave: Wave) -> str:
     return _("Measurement %(number)d", number=wave.number)
 
 
-def _lang() -> str:
-    return str(get_locale() or "da")
-
-
 def instrument_title(instrument_id: str) -> str:
     instrument = get_registry().get(instrument_id)
     if instrument is None:
         return _("%(id)s (not installed)", id=instrument_id)
-    return instrument.definition.title(_lang())
+    return instrument.definition.title(ui_lang())
 
 
 def person_label(person: Person | None) -> str:
@@ -111,42 +112,6 @@ def _case_helpers() -> dict[str, Any]:
 
 
 # -- scoped lookups -------------------------------------------------------------------
-
-def family_or_404(family_id: int) -> Family:
-    family = db_session().scalar(scope(select(Family).where(Family.id == family_id), Family))
-    if family is None:
-        abort(404)
-    return family
-
-
-def person_or_404(person_id: int) -> Person:
-    person = db_session().scalar(scope(select(Person).where(Person.id == person_id), Person))
-    if person is None:
-        abort(404)
-    return person
-
-
-def wave_or_404(wave_id: int) -> Wave:
-    wave = db_session().scalar(scope(select(Wave).where(Wave.id == wave_id), Wave))
-    if wave is None:
-        abort(404)
-    return wave
-
-
-def own_municipality() -> Municipality:
-    """The signed-in user's municipality (a system administrator picks one with ?municipality=)."""
-    session = db_session()
-    if current_user.is_sysadmin:
-        raw = request.values.get("municipality", "")
-        municipality = session.get(Municipality, int(raw)) if raw.isdigit() else None
-        if municipality is None:
-            abort(404)
-        return municipality
-    municipality = session.get(Municipality, current_user.municipality_id)
-    if municipality is None:
-        abort(404)
-    return municipality
-
 
 # -- forms --------------------------------------------------------------------------
 
@@ -524,7 +489,7 @@ def measure(person_id: int):
     instrument = registry.get(entry.instrument_id)
     response = start_draft(
         session, instrument, municipality_id=person.municipality_id, entered_by=current_user.id,
-        wording=ProjectLabels(instrument.definition).record(), language=_lang(), mode=form.mode.data,
+        wording=ProjectLabels(instrument.definition).record(), language=ui_lang(), mode=form.mode.data,
         person_id=person.id, about_person_id=about.id, wave_id=wave.id)
     audit.record(session, "create", "response", response.uuid,
                  {"instrument": instrument.id, "wave": wave.id, "person": person.id, "about": about.id,
@@ -563,7 +528,7 @@ def measure_municipality(wave_id: int):
     instrument = registry.get(entry.instrument_id)
     response = start_draft(
         session, instrument, municipality_id=municipality.id, entered_by=current_user.id,
-        wording=ProjectLabels(instrument.definition).record(), language=_lang(), mode=form.mode.data,
+        wording=ProjectLabels(instrument.definition).record(), language=ui_lang(), mode=form.mode.data,
         wave_id=wave.id)
     audit.record(session, "create", "response", response.uuid,
                  {"instrument": instrument.id, "wave": wave.id, "municipality_form": True},

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from formengine.app import get_registry
 from formengine.audit import record
 from formengine.db import db_session
 from formengine.exports.dataset import ExportRequest, scored_instrument_ids
 from formengine.exports.service import ExportError, build_export
 from formengine.exports.writers import DELIMITERS
+from formengine.registry import get_registry
+from formengine.web.access import municipality_choices, municipality_scope, require_admin, ui_lang
 from formengine.web.errors import render_error
-from formengine.web.reports import municipality_choices, municipality_scope, require_admin
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
 
@@ -24,7 +23,7 @@ bp = Blueprint("exports", __name__, url_prefix="/exports")
 def index():
     require_admin()
     return render_template("reports/export.html", instruments=get_registry().sorted_instruments(),
-                           municipalities=municipality_choices(), lang=str(get_locale() or "da"))
+                           municipalities=municipality_choices(), lang=ui_lang())
 
 
 @bp.route("/download", methods=["POST"])
@@ -53,13 +52,13 @@ def download():
         instrument_ids = tuple(i.id for i in registry.sorted_instruments())
     else:
         instrument_ids = scored_instrument_ids(registry)
-    municipalities = municipality_scope(form.get("municipality"))
+    municipalities = municipality_scope(form)
     export_request = ExportRequest(instrument_ids=instrument_ids, municipality_ids=municipalities,
                                    identifiable=identifiable)
     session = db_session()
     try:
         export = build_export(session, registry, export_request, layout=layout, fmt=fmt,
-                              delimiter=delimiter, lang=str(get_locale() or "da"))
+                              delimiter=delimiter, lang=ui_lang())
     except ExportError as exc:
         return render_error(400, str(exc))
     record(session, "export", "export", ",".join(instrument_ids)[:64], {

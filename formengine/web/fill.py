@@ -20,24 +20,24 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
 
 from formengine import audit, drafts
-from formengine.app import get_registry
 from formengine.db import db_session
 from formengine.instruments import AnswerError, AnswerRefused, Definition, Problem, code_key, codec_for
 from formengine.measurement import MeasurementRefused, check_can_measure
 from formengine.models import Person, Response, Wave
+from formengine.registry import get_registry
 from formengine.responses import start_draft
 from formengine.scoring_context import scoring_context
 from formengine.web import handover
+from formengine.web.access import response_or_404, scope, ui_lang
 from formengine.web.handover import after_submit_url, in_handover
 from formengine.web.hx import redirect_to, vary_on_htmx
-from formengine.web.scoping import response_or_404, scope
 
 bp = Blueprint("fill", __name__)
 
@@ -52,9 +52,6 @@ def texts_for(definition: Definition, lang: str):
 
     return pick(current_app, definition, lang)
 
-
-def ui_lang() -> str:
-    return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 @bp.before_request

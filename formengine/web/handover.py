@@ -20,8 +20,8 @@ from formengine import audit
 from formengine.db import db_session
 from formengine.models import Response
 from formengine.security import hash_secret, verify_secret
+from formengine.web.access import response_or_404
 from formengine.web.hx import redirect_to
-from formengine.web.scoping import response_or_404
 
 HANDOVER_KEY = "handover"
 UNLOCK_FAILURES_KEY = "unlock_failures"

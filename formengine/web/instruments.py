@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from formengine.app import get_registry
 from formengine.db import db_session
 from formengine.forms import build_form_class, form_answers
 from formengine.instruments import AnswerError, AnswerRefused
+from formengine.registry import get_registry
 from formengine.responses import submit_new_response
 from formengine.scoring_context import scoring_context
+from formengine.web.access import response_or_404, ui_lang
 from formengine.web.errors import render_error
-from formengine.web.scoping import response_or_404
 from formengine.wording import texts_for
 
 bp = Blueprint("instruments", __name__)
-
-
-def _lang() -> str:
-    return str(get_locale() or "da")
 
 
 @bp.route("/")
@@ -36,7 +31,7 @@ def fill(instrument_id: str):
     instrument = get_registry().get(instrument_id)
     if instrument is None:
         abort(404)
-    lang = _lang()
+    lang = ui_lang()
     texts = texts_for(current_app._get_current_object(), instrument.definition, lang)
     form = build_form_class(instrument.definition, texts, lang)()
     if form.is_submitted():
@@ -73,7 +68,7 @@ def fill(instrument_id: str):
 def result(response_uuid: str):
     response = response_or_404(response_uuid)
     instrument = get_registry().get(response.instrument_id)
-    lang = _lang()
+    lang = ui_lang()
     custom = None
     if instrument is not None and response.status == "submitted":
         from markupsafe import Markup

@@ -14,16 +14,16 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
-from flask_babel import format_decimal, get_locale
+from flask_babel import format_decimal
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 from sqlalchemy import select
 
-from formengine.app import get_registry
 from formengine.audit import record
 from formengine.db import db_session
 from formengine.instruments import round_half_up, text
-from formengine.models import PERSON_ROLES, SEXES, Family, Municipality, Person
+from formengine.models import PERSON_ROLES, SEXES, Family, Person
+from formengine.registry import get_registry
 from formengine.reports import AGE_BANDS, DEFAULT_MIN_GROUP, Filters, ReportError, person_timeline
 from formengine.reports.charts import data_uri, progression_chart, timeline_chart
 from formengine.reports.programme import (
@@ -33,13 +33,9 @@ from formengine.reports.programme import (
     index_table,
 )
 from formengine.reports.progression import progression_report
-from formengine.web.scoping import scope
+from formengine.web.access import municipality_choices, municipality_scope, require_admin, scope, ui_lang
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
-
-
-def _lang() -> str:
-    return str(get_locale() or "da")
 
 
 def number(value: float | None, digits: int = 1) -> str:
@@ -58,30 +54,6 @@ def _figure_filter(value: float | None, digits: int = 1) -> str:
 
 def min_group() -> int:
     return int(current_app.config.get("REPORT_MIN_GROUP", DEFAULT_MIN_GROUP))
-
-
-def require_admin() -> None:
-    if not current_user.is_admin:
-        abort(403)
-
-
-def municipality_choices() -> list[Municipality]:
-    """Municipalities the user may report on."""
-    stmt = select(Municipality).order_by(Municipality.name)
-    if not current_user.is_sysadmin:
-        stmt = stmt.where(Municipality.id == current_user.municipality_id)
-    return list(db_session().scalars(stmt))
-
-
-def municipality_scope(value: str | None) -> tuple[int, ...] | None:
-    """The municipality ids a report covers: a system administrator's choice, else the user's own."""
-    if not current_user.is_sysadmin:
-        return (current_user.municipality_id,)
-    if not value:
-        return None
-    if not value.isdigit() or db_session().get(Municipality, int(value)) is None:
-        abort(404)
-    return (int(value),)
 
 
 def _date(value: str | None) -> date | None:
@@ -105,7 +77,7 @@ def filters_from_request() -> Filters:
         abort(400, _("Unknown sex."))
     if age_band and age_band not in AGE_BANDS:
         abort(400, _("Unknown age band."))
-    return Filters(municipality_ids=municipality_scope(args.get("municipality")), role=role, sex=sex,
+    return Filters(municipality_ids=municipality_scope(args), role=role, sex=sex,
                    age_band=age_band, enrolled_from=_date(args.get("enrolled_from")),
                    enrolled_to=_date(args.get("enrolled_to")))
 
@@ -161,7 +133,7 @@ def _progression_from_request():
 def progression():
     """The paired progression report with its filters."""
     require_admin()
-    lang = _lang()
+    lang = ui_lang()
     instrument, report = _progression_from_request()
     context: dict[str, Any] = {
         "scores": score_choices(lang), "waves": WAVE_CHOICES, "wave_label": wave_label,
@@ -229,7 +201,7 @@ def timeline(person_id: int):
     person = session.scalar(scope(select(Person).where(Person.id == person_id), Person))
     if person is None:
         abort(404)
-    lang = _lang()
+    lang = ui_lang()
     registry = get_registry()
     series = person_timeline(session, registry, person.id)
     family_members = session.scalars(select(Person).where(Person.family_id == person.family_id))
@@ -261,9 +233,9 @@ def timeline(person_id: int):
 def programme():
     """Background distributions per municipality, progress distributions per wave, indexes per round."""
     require_admin()
-    lang = _lang()
+    lang = ui_lang()
     session = db_session()
-    filters = Filters(municipality_ids=municipality_scope(request.args.get("municipality")))
+    filters = Filters(municipality_ids=municipality_scope(request.args))
     registry = get_registry()
     tables = []
     for instrument in distribution_instruments(registry):

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from formengine.app import get_registry
 from formengine.db import get_db
 from formengine.demo import load_demo
+from formengine.registry import get_registry
 from tests.browser.kitchen import PLUGINS
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")

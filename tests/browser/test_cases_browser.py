@@ -12,11 +12,11 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from formengine.app import get_registry
 from formengine.db import get_db
 from formengine.demo import load_demo
 from formengine.models import Response
 from formengine.plan import add_months
+from formengine.registry import get_registry
 from tests.browser.conftest import run_axe
 from tests.browser.test_fill_browser import login, tap_answer
 

@@ -11,9 +11,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from formengine.app import get_registry
 from formengine.db import get_db
 from formengine.models import Response, Score
+from formengine.registry import get_registry
 from tests.browser.conftest import run_axe
 
 pytestmark = pytest.mark.browser
