@@ -35,8 +35,13 @@ class CatalogueError(ValueError):
 def default_plan(registry: PluginRegistry) -> list[Rule]:
     """The rules every loaded plugin proposes, in plugin order, without duplicates."""
     rows: list[Any] = []
-    for result in registry.pm.hook.formengine_default_plan():
-        rows.extend(result or [])
+    # A plugin whose hook raises proposes nothing (logged with its name); the others still count.
+    results, _failures = registry.call_guarded("formengine_default_plan")
+    for plugin, result in results:
+        try:
+            rows.extend(result)
+        except TypeError:
+            log.warning("default plan: plugin %s returned %s, not rules", plugin, type(result).__name__)
     rules, problems = rules_from_dicts(rows)
     for problem in problems:
         log.warning("default plan: %s", problem)  # plugin data only, never personal data

@@ -93,7 +93,10 @@ def _score_one(instrument: Instrument, answers: Any) -> dict[str, Any]:
     from formengine.scoring_context import scoring_context
 
     answers = codec_for(instrument.definition).read_json(answers, complete=True)  # refuses naming the item
-    result = instrument.score_answers(answers, scoring_context(current_app, instrument))
+    result = instrument.score_guarded(answers, scoring_context(current_app, instrument))
+    if result.error is not None:
+        # The plugin raised: an error line like any other refusal, never a traceback.
+        raise ScoringError(f"{instrument.id}: scoring failed: {result.error}")
     return instrument.result_json(result)
 
 
@@ -236,6 +239,7 @@ def import_responses_command(file: str, create_municipalities: bool) -> None:
 
     One bad line means nothing is imported; every bad line is listed with its reason.
     """
+    from formengine.alerts import notify
     from formengine.audit import record
     from formengine.db import get_db
     from formengine.imports import ImportFailed, import_responses, read_csv, read_jsonl
@@ -258,6 +262,8 @@ def import_responses_command(file: str, create_municipalities: bool) -> None:
                    {"responses": summary.responses, "duplicates": summary.duplicates,
                     "families": summary.families, "persons": summary.persons},
                    username="command line")
+            session.commit()
+            notify(session, registry)  # formengine_alert once for each alert the import raised
     except ImportFailed as exc:
         fail(str(exc))
     click.echo(summary.describe())

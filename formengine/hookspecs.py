@@ -5,6 +5,10 @@ A plugin is a module (or package) with functions decorated by
 implementation may accept fewer arguments than the specification names;
 hooks grow by adding arguments, never by renaming them or changing their
 meaning. ``docs/plugins.md`` documents each hook with an example.
+
+The core calls every hook guarded, one implementation at a time: one that
+raises is logged with its plugin's name and the error's class, skipped, and
+the page or command goes on (see "When a plugin fails" in docs/plugins.md).
 """
 
 from __future__ import annotations
@@ -89,4 +93,19 @@ def formengine_default_plan():
 
     The results of all plugins are combined. A municipality administrator may
     edit the seeded plan; later changes to this hook do not alter stored plans.
+    """
+
+
+@hookspec
+def formengine_alert(alert, instrument):
+    """Pass on an alert, e.g. e-mail a team leader; the core itself sends nothing.
+
+    Called once per alert: when a submitted response is scored with a flag of
+    level ``alert`` (see :class:`formengine.api.Flag`), after it is stored.
+    ``alert`` has ``code``, ``message``, ``instrument_id``, ``response_uuid``,
+    ``municipality`` (its name) and ``raised_at`` (aware UTC datetime) and
+    nothing personal: no answers, names or birth dates. ``instrument`` is the
+    :class:`formengine.api.Instrument` (or None if no longer installed). The
+    return value is ignored; every plugin's implementation is called, and one
+    that raises is logged and does not stop the others.
     """

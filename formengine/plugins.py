@@ -13,6 +13,7 @@ import importlib.util
 import logging
 import sys
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -38,6 +39,15 @@ class LoadedPlugin:
     source: str
     version: str | None
     instruments: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HookFailure:
+    """A plugin's hook implementation raised; only its name and the error's class are kept."""
+
+    plugin: str
+    hook: str
+    error: str
 
 
 @dataclass
@@ -180,6 +190,53 @@ class PluginRegistry:
         log.warning("plugin %s (%s) skipped: %s", name, source, reason)
         if exc is not None:
             log.debug("".join(traceback.format_exception(exc)))
+
+    # -- calling plugin code ---------------------------------------------
+    def _guarded_calls(self, hook_name: str,
+                       kwargs: dict[str, Any]) -> Iterator[tuple[str, Any, HookFailure | None]]:
+        """Each implementation of ``hook_name`` in pluggy's order: ``(plugin, value, failure)``."""
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):  # last registered first
+            try:
+                value = impl.function(*(kwargs[name] for name in impl.argnames))
+            except Exception as exc:  # noqa: BLE001 - plugin code may raise anything
+                error = type(exc).__name__
+                log.error("plugin %s: hook %s failed with %s", impl.plugin_name, hook_name, error)
+                yield impl.plugin_name, None, HookFailure(impl.plugin_name, hook_name, error)
+                continue
+            yield impl.plugin_name, value, None
+
+    def call_guarded(self, hook_name: str, **kwargs: Any) -> tuple[list[tuple[str, Any]], list[HookFailure]]:
+        """Call every implementation of ``hook_name``, in pluggy's order, each guarded on its own.
+
+        Returns ``(results, failures)``: ``results`` are ``(plugin name, value)``
+        for every implementation that returned something other than None;
+        an implementation that raises is logged with the plugin's name, the hook
+        and the error's class (never the message, which may quote answers) and
+        listed in ``failures``, and the others still run. Web pages and commands
+        call plugin hooks through this, so a plugin bug never fails a request.
+        """
+        results: list[tuple[str, Any]] = []
+        failures: list[HookFailure] = []
+        for plugin, value, failure in self._guarded_calls(hook_name, kwargs):
+            if failure is not None:
+                failures.append(failure)
+            elif value is not None:
+                results.append((plugin, value))
+        return results, failures
+
+    def first_guarded(self, hook_name: str, **kwargs: Any) -> tuple[str | None, Any, list[HookFailure]]:
+        """The first non-None result of a ``firstresult`` hook as ``(plugin, value, failures)``.
+
+        Like pluggy, it stops at the first result; implementations that raised
+        before it are skipped and reported in ``failures``.
+        """
+        failures: list[HookFailure] = []
+        for plugin, value, failure in self._guarded_calls(hook_name, kwargs):
+            if failure is not None:
+                failures.append(failure)
+            elif value is not None:
+                return plugin, value, failures
+        return None, None, failures
 
     # -- lookups --------------------------------------------------------
     def get(self, instrument_id: str) -> Instrument | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from formengine.alerts import raise_alerts
 from formengine.instruments import Instrument, ScoreResult, ScoringContext
 from formengine.models import Response, Score, utcnow
 
@@ -17,6 +18,7 @@ def store_score(session: Session, response: Response, instrument: Instrument, re
 
     ``options`` are the settings scoring saw (``ScoringContext.options``), kept with the score.
     A result whose ``error`` is set records that the plugin failed ("scoring failed").
+    Alert flags of a submitted response are recorded as open alerts (see :mod:`formengine.alerts`).
     """
     existing = next((s for s in response.scores if s.scoring_version == instrument.scoring_version), None)
     score = existing or Score(response=response, scoring_version=instrument.scoring_version)
@@ -29,6 +31,7 @@ def store_score(session: Session, response: Response, instrument: Instrument, re
     score.options = dict(options or {})
     score.computed_at = utcnow()
     session.add(score)
+    raise_alerts(session, response, result)
     return score
 
 

@@ -67,8 +67,10 @@ MODE_LABELS = {"in_person": _t("Fremmøde", "In person"), "phone": _t("Telefon",
                "paper": _t("Papir", "Paper")}
 MISSING_ITEM = _t(f"tom = ikke besvaret; {DECLINED} = ønskede ikke at svare",
                   f"empty = not answered; {DECLINED} = declined to answer")
-MISSING_SCORE = _t("tom = kunne ikke beregnes (ugyldig eller manglende svar)",
-                   "empty = could not be computed (invalid or missing answers)")
+MISSING_SCORE = _t("tom = kunne ikke beregnes (ugyldig eller manglende svar, eller scoringen fejlede: "
+                   "score_flags indeholder da scoring_failed)",
+                   "empty = could not be computed (invalid or missing answers, or scoring failed: "
+                   "score_flags then holds scoring_failed)")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """SQLAlchemy 2.0 models for the whole data model (see docs/DESIGN in shared)."""
 
+from formengine.models.alerts import Alert
 from formengine.models.audit import AuditEvent
 from formengine.models.base import Base, utcnow
 from formengine.models.cases import PERSON_ROLES, SEXES, WAVE_KINDS, Consent, Family, Person, Wave
@@ -23,6 +24,7 @@ __all__ = [
     "ROLE_TEAM_MEMBER",
     "SEXES",
     "WAVE_KINDS",
+    "Alert",
     "AuditEvent",
     "Base",
     "Consent",

@@ -51,6 +51,9 @@ def init_web(app: Flask) -> None:
 
     app.register_blueprint(reports.bp)
     app.register_blueprint(exports.bp)
+    from formengine.web import alerts
+
+    app.register_blueprint(alerts.bp)
     errors.register(app)
 
     @app.errorhandler(CSRFError)
@@ -79,6 +82,10 @@ def init_web(app: Flask) -> None:
     from formengine.web.flag_texts import explain_flag
 
     app.jinja_env.globals["explain_flag"] = explain_flag
+    app.jinja_env.globals["open_alerts"] = alerts.alerts_for
+    from formengine.registry import get_registry
+
+    app.jinja_env.globals["get_instrument"] = lambda instrument_id: get_registry(app).get(instrument_id)
 
     @app.context_processor
     def _template_globals():

@@ -27,6 +27,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from formengine import audit, drafts
+from formengine.alerts import notify as notify_alerts
 from formengine.db import db_session
 from formengine.instruments import AnswerError, AnswerRefused, Definition, Problem, code_key, codec_for
 from formengine.measurement import MeasurementRefused, check_can_measure
@@ -152,8 +153,9 @@ def _widget_html(item: Mapping[str, Any], definition: Definition, value: Any, la
                  texts: Any) -> Markup | None:
     if "widget" not in item:
         return None
-    html = get_registry().pm.hook.formengine_render_widget(
-        item=item, definition=definition, value=value, lang=lang, texts=texts)
+    # A widget that raises is logged with its plugin's name; the standard control is shown instead.
+    _plugin, html, _failures = get_registry().first_guarded(
+        "formengine_render_widget", item=item, definition=definition, value=value, lang=lang, texts=texts)
     return Markup(html) if html is not None else None
 
 
@@ -408,6 +410,8 @@ def submit(response_uuid: str):
                          {"instrument": instrument.id, "cleared": len(outcome.cleared),
                           "declined": len(response.declined or [])})
         dbs.commit()
+        if notify_alerts(dbs, get_registry(), response):  # formengine_alert, once per alert
+            dbs.commit()
     except drafts.DraftConflict:
         dbs.rollback()
         return redirect(url_for("fill.review", response_uuid=response.uuid, error="conflict"), 303)

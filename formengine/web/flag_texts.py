@@ -22,6 +22,8 @@ def _conventional(code: str) -> str | None:
         "scale_missing": _("A subscale could not be scored because too many of its questions are "
                            "unanswered; scores built on it are left empty."),
         "no_norm_table": _("The norm table is not installed, so the normed score cannot be computed."),
+        "scoring_failed": _("Not scored: the instrument's plugin had an error. The answers are kept and "
+                            "can be scored again once the plugin is fixed."),
     }
     return texts.get(code)
 

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, url_
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from formengine.alerts import notify
 from formengine.db import db_session
 from formengine.forms import build_form_class, form_answers
 from formengine.instruments import AnswerError, AnswerRefused
@@ -58,6 +59,8 @@ def fill(instrument_id: str):
             session.rollback()
             return render_error(400, _("The answers were not saved: %(problems)s", problems=str(exc)))
         session.commit()
+        if notify(session, get_registry(), response):
+            session.commit()
         return redirect(url_for("instruments.result", response_uuid=response.uuid))
     return render_template("instruments/fill.html", instrument=instrument, form=form,
                            texts=texts, lang=lang)
@@ -70,14 +73,19 @@ def result(response_uuid: str):
     instrument = get_registry().get(response.instrument_id)
     lang = ui_lang()
     custom = None
+    view_failures: list[str] = []
     if instrument is not None and response.status == "submitted":
         from markupsafe import Markup
 
         from formengine.web.fill import earlier_responses
 
-        # A plugin (e.g. a worksheet) may show its own view instead of the score table.
-        html = get_registry().pm.hook.formengine_result_view(
+        # A plugin (e.g. a worksheet) may show its own view instead of the score table;
+        # one that raises is named on the page, and the standard table is shown.
+        _plugin, html, failures = get_registry().first_guarded(
+            "formengine_result_view",
             response=response, instrument=instrument, history=earlier_responses(response), lang=lang)
         custom = Markup(html) if html is not None else None
+        view_failures = sorted({f.plugin for f in failures})
     return render_template("instruments/result.html", response=response, instrument=instrument,
-                           score=response.current_score, lang=lang, custom=custom)
+                           score=response.current_score, lang=lang, custom=custom,
+                           view_failures=view_failures)

@@ -134,6 +134,12 @@ def score_for(instrument_id: str):
             band = band_for(scores[name], ranges)
             if band is not None:
                 result.bands[name] = band
+        very_high = [name for name, band in result.bands.items() if band == "very_high"]
+        if very_high:
+            # The 2016 four-band scheme (Goodman, sdqinfo.org): "very high" is roughly the
+            # top 5% of the population, a substantial risk of clinically significant problems.
+            result.flag("very_high", "Very high (SDQ four-band scheme, sdqinfo.org 2016) on: "
+                        + ", ".join(very_high) + "; follow up.", "alert")
         return result
 
     score.__doc__ = f"Score {instrument_id} answers (item id -> code) per the 2016 SDQ scoring rules."

@@ -32,5 +32,11 @@ def score(answers: Mapping[str, Any], context: ScoringContext | None = None) -> 
     percent = raw * 4
     scheme = (context.options.get("who5_band_scheme") if context else None) or "topp2015"
     result = ScoreResult(valid=True, scores={"raw": raw, "percent": percent})
-    result.bands["percent"] = band_for(percent, BAND_SCHEMES[scheme])
+    band = band_for(percent, BAND_SCHEMES[scheme])
+    result.bands["percent"] = band
+    if band == "likely_depression":
+        # Topp et al. 2015 (Psychother Psychosom 84:167-176): a score of 28 or less
+        # suggests likely depression and calls for further assessment.
+        result.flag("likely_depression", f"Percent score {percent} is in the 'likely depression' band: "
+                    "Topp et al. 2015 recommend assessment for depression.", "alert")
     return result

@@ -78,4 +78,9 @@ def score(answers: Mapping[str, Any], context: ScoringContext | None = None) -> 
                     f"(the total gives {total_band}).")
     else:
         result.bands["final_level"] = total_band
+    if result.bands["final_level"] == "very_high":
+        # Hoge & Andrews, YLS/CMI manual (2002): very high risk calls for the most
+        # intensive supervision and services, so the case plan must be followed up.
+        result.flag("very_high_risk", "Final risk level is very high (YLS/CMI manual, Hoge & Andrews 2002): "
+                    "review the case plan.", "alert")
     return result
