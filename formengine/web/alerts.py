@@ -13,7 +13,7 @@ from sqlalchemy import select
 from formengine.alerts import AlertError, acknowledge, open_alerts
 from formengine.db import db_session
 from formengine.models import Alert
-from formengine.web.scoping import scope
+from formengine.web.access import scope
 
 bp = Blueprint("alerts", __name__)
 
