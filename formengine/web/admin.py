@@ -32,6 +32,7 @@ from formengine.db import db_session
 from formengine.models import ROLE_MUNICIPALITY_ADMIN, ROLE_TEAM_MEMBER, AuditEvent, Municipality, User
 from formengine.plan import ABOUT, FILLED_BY, RESPONDENT_ROLES, WAVE_KINDS, PlanError, Rule, Schedule
 from formengine.registry import get_registry
+from formengine.web import params
 from formengine.web.access import admin_required, administered_municipality, ui_lang
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -119,7 +120,7 @@ def disable(instrument_id: str):
 
 # -- the plan -----------------------------------------------------------------------------
 
-class RuleForm(FlaskForm):
+class RuleForm(params.CheckedForm):
     instrument_id = SelectField("instrument_id", choices=[])
     respondent_role = SelectField("respondent_role", choices=[(r, r) for r in RESPONDENT_ROLES])
     about = SelectField("about", choices=[(a, a) for a in ABOUT])
@@ -129,7 +130,7 @@ class RuleForm(FlaskForm):
     filled_by = SelectField("filled_by", choices=[(f, f) for f in FILLED_BY])
 
 
-class ScheduleForm(FlaskForm):
+class ScheduleForm(params.CheckedForm):
     tolerance_weeks = IntegerField("tolerance_weeks", validators=[NumberRange(0, 12)])
     interval_months = IntegerField("interval_months", validators=[NumberRange(1, 24)])
 
@@ -250,8 +251,7 @@ def audit_trail():
     """The municipality's trail, newest first (a system administrator without a choice sees all)."""
     session = db_session()
     municipality = administered_municipality()
-    raw_before = request.args.get("before", "")
-    before = int(raw_before) if raw_before.isdigit() else None
+    before = params.identifier("before", request.args)
     events = audit.trail(session, None if municipality is None else municipality.id, limit=200,
                          before_id=before)
     audit.record(session, "view", "audit_trail", municipality.id if municipality else "",
@@ -264,7 +264,7 @@ def audit_trail():
 
 # -- users ------------------------------------------------------------------------------
 
-class UserForm(FlaskForm):
+class UserForm(params.CheckedForm):
     username = StringField("username", validators=[DataRequired(), Length(max=80),
                                                    Regexp(r"^[A-Za-z0-9._@-]+$")])
     display_name = StringField("display_name", validators=[Optional(), Length(max=120)])

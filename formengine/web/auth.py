@@ -17,15 +17,15 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired
+from wtforms.validators import DataRequired, Length
 
 from formengine import audit
 from formengine.db import db_session
 from formengine.models import AuditEvent, User, utcnow
 from formengine.security import verify_secret
+from formengine.web import params
 
 THROTTLE_DEFAULTS = {
     "LOGIN_MAX_FAILURES": 5,
@@ -36,9 +36,10 @@ THROTTLE_DEFAULTS = {
 bp = Blueprint("auth", __name__)
 
 
-class LoginForm(FlaskForm):
-    username = StringField("username", validators=[DataRequired()])
-    password = PasswordField("password", validators=[DataRequired()])
+class LoginForm(params.CheckedForm):
+    # as long as the stored column; a longer name cannot be a user
+    username = StringField("username", validators=[DataRequired(), Length(max=80)])
+    password = PasswordField("password", validators=[DataRequired(), Length(max=200)])
 
 
 def _safe_next(target: str | None) -> str:

@@ -39,6 +39,7 @@ from formengine.plan import STATUS_DONE, STATUS_DUE, STATUS_OVERDUE, STATUS_UPCO
 from formengine.registry import get_registry
 from formengine.responses import start_draft
 from formengine.texts import ProjectLabels
+from formengine.web import params
 from formengine.web.access import (
     family_or_404,
     person_or_404,
@@ -120,7 +121,7 @@ def _not_future(form: FlaskForm, field: DateField) -> None:
         raise ValidationError(_("The date cannot be in the future."))
 
 
-class FamilyForm(FlaskForm):
+class FamilyForm(params.CheckedForm):
     case_ref = StringField("case_ref", validators=[DataRequired(), Length(max=64)])
     enrolled_on = DateField("enrolled_on", validators=[DataRequired(), _not_future])
 
@@ -130,7 +131,7 @@ class FamilyForm(FlaskForm):
             raise ValidationError(_("Use letters, digits, spaces and - _ . / only (at most 64)."))
 
 
-class PersonForm(FlaskForm):
+class PersonForm(params.CheckedForm):
     role = SelectField("role", choices=[("child", "child"), ("youth", "youth"), ("parent", "parent"),
                                         ("other", "other")])
     name = StringField("name", validators=[Optional(), Length(max=120)])
@@ -140,22 +141,22 @@ class PersonForm(FlaskForm):
     cpr = StringField("cpr", validators=[Optional()])
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(params.CheckedForm):
     given_by = StringField("given_by", validators=[DataRequired(), Length(max=120)])
     given_on = DateField("given_on", validators=[DataRequired(), _not_future])
     scope = TextAreaField("scope", validators=[DataRequired(), Length(max=2000)])
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(params.CheckedForm):
     withdrawn_on = DateField("withdrawn_on", validators=[DataRequired(), _not_future])
 
 
-class CloseForm(FlaskForm):
+class CloseForm(params.CheckedForm):
     closed_on = DateField("closed_on", validators=[DataRequired()])
     close_persons = BooleanField("close_persons")
 
 
-class MeasureForm(FlaskForm):
+class MeasureForm(params.CheckedForm):
     instrument_id = HiddenField(validators=[DataRequired(), Length(max=26)])
     wave_id = HiddenField(validators=[DataRequired()])
     about_person_id = HiddenField()
@@ -216,7 +217,7 @@ def due():
 @login_required
 def families():
     session = db_session()
-    status = request.args.get("status", "open")
+    status = params.choice("status", ("open", "closed", "all"), request.args, default="open")
     stmt = select(Family).order_by(Family.case_ref)
     if status in ("open", "closed"):
         stmt = stmt.where(Family.status == status)
@@ -456,16 +457,14 @@ def measure(person_id: int):
     person = person_or_404(person_id)
     back = url_for("cases.family", family_id=person.family_id)
     form = MeasureForm()
-    if not form.validate_on_submit() or not form.wave_id.data.isdigit():
+    if not form.validate_on_submit():
         return _refuse("; ".join(_form_problems(form)) or _("The request was incomplete."), back)
-    wave = wave_or_404(int(form.wave_id.data))
+    wave = wave_or_404(params.identifier("wave_id", request.form) or 0)
     if wave.family_id != person.family_id:
         abort(404)
     about = person
     if form.about_person_id.data:
-        if not form.about_person_id.data.isdigit():
-            abort(404)
-        about = person_or_404(int(form.about_person_id.data))
+        about = person_or_404(params.identifier("about_person_id", request.form) or 0)
         if about.family_id != person.family_id:
             abort(404)
     registry = get_registry()

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask, abort, request
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 from werkzeug.routing import BaseConverter, IntegerConverter
 
 # Primary keys are 32-bit integers on PostgreSQL; a larger id names no row.
@@ -150,3 +151,20 @@ def has_control_characters(value: str) -> bool:
 
 def is_uuid(value: str) -> bool:
     return bool(_UUID.fullmatch(value))
+
+
+class CheckedForm(FlaskForm):
+    """A FlaskForm that refuses control characters (NUL, vertical tab ...) in any text field.
+
+    Such characters cannot be stored on PostgreSQL (NUL) or break exports later;
+    field lengths are set with ``Length(max=...)`` to the column's length.
+    """
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        ok = super().validate(extra_validators)
+        for field in self:
+            values = field.raw_data or []
+            if any(isinstance(v, str) and has_control_characters(v) for v in values):
+                field.errors = [*field.errors, _("This field contains characters that cannot be stored.")]
+                ok = False
+        return ok

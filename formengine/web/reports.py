@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
@@ -33,6 +32,7 @@ from formengine.reports.programme import (
     index_table,
 )
 from formengine.reports.progression import progression_report
+from formengine.web import params
 from formengine.web.access import municipality_choices, municipality_scope, require_admin, scope, ui_lang
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -56,30 +56,17 @@ def min_group() -> int:
     return int(current_app.config.get("REPORT_MIN_GROUP", DEFAULT_MIN_GROUP))
 
 
-def _date(value: str | None) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        abort(400, _("%(value)s is not a date (YYYY-MM-DD).", value=value))
 
 
 def filters_from_request() -> Filters:
     """Report filters from the query string; unknown values are refused, not ignored."""
     args = request.args
-    role = args.get("role") or None
-    sex = args.get("sex") or None
-    age_band = args.get("age_band") or None
-    if role and role not in PERSON_ROLES:
-        abort(400, _("Unknown role."))
-    if sex and sex not in SEXES:
-        abort(400, _("Unknown sex."))
-    if age_band and age_band not in AGE_BANDS:
-        abort(400, _("Unknown age band."))
+    role = params.choice("role", PERSON_ROLES, args)
+    sex = params.choice("sex", SEXES, args)
+    age_band = params.choice("age_band", AGE_BANDS, args)
     return Filters(municipality_ids=municipality_scope(args), role=role, sex=sex,
-                   age_band=age_band, enrolled_from=_date(args.get("enrolled_from")),
-                   enrolled_to=_date(args.get("enrolled_to")))
+                   age_band=age_band, enrolled_from=params.iso_date("enrolled_from", args),
+                   enrolled_to=params.iso_date("enrolled_to", args))
 
 
 def score_choices(lang: str) -> list[tuple[str, str]]:
