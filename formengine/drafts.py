@@ -29,6 +29,7 @@ from formengine.instruments import (
 )
 from formengine.models import Response, utcnow
 from formengine.responses import store_score
+from formengine.stepper import has_answer
 
 
 class DraftError(ValueError):
@@ -46,6 +47,14 @@ class DraftConflict(DraftError):
 
 class DraftClosed(DraftError):
     """The response is already submitted; answers can no longer change."""
+
+
+class DraftIncomplete(DraftError):
+    """Questions that must be answered have neither an answer nor a decline; ``missing`` lists them."""
+
+    def __init__(self, missing: list[str]):
+        self.missing = missing
+        super().__init__("not answered: " + ", ".join(missing))
 
 
 class DraftAnswerError(DraftError, AnswerRefused):
@@ -73,8 +82,7 @@ def shown_items(definition: Definition, answers: Mapping[str, Any]) -> list[dict
 
 def is_answered(response: Response, item_id: str) -> bool:
     """An item counts as answered when it has a value or was declined on purpose."""
-    value = response.answers.get(item_id)
-    return (value is not None and value != []) or item_id in (response.declined or [])
+    return has_answer(response.answers or {}, response.declined or [], item_id)
 
 
 def first_unanswered(definition: Definition, response: Response) -> str | None:
@@ -83,6 +91,19 @@ def first_unanswered(definition: Definition, response: Response) -> str | None:
         if not is_answered(response, item["id"]):
             return item["id"]
     return None
+
+
+def missing_required(definition: Definition, answers: Mapping[str, Any],
+                     declined: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Shown items that must be answered (``required``/``required_if``) and have no answer and no decline.
+
+    In page order, so the review screen can list and link them.
+    """
+    missing = []
+    for item in shown_items(definition, answers):
+        if not has_answer(answers, declined, item["id"]) and definition.is_required(item, answers):
+            missing.append(item["id"])
+    return missing
 
 
 def hidden_answered(definition: Definition, answers: Mapping[str, Any]) -> list[str]:
@@ -177,8 +198,9 @@ def submit_draft(session: Session, response: Response, instrument: Instrument, e
     listed in ``cleared`` so the caller can say so; the review screen shows
     them before the respondent submits. Declines of hidden items are dropped
     too. Raises :class:`AnswerError` when the answers fail the full answer
-    schema, and :class:`DraftConflict` when the draft changed since
-    ``expected_version``. The caller commits.
+    schema, :class:`DraftIncomplete` when a question that must be answered
+    has neither an answer nor a decline, and :class:`DraftConflict` when the
+    draft changed since ``expected_version``. The caller commits.
     """
     if response.status == "submitted":
         return SubmitOutcome(response, already=True)
@@ -191,6 +213,9 @@ def submit_draft(session: Session, response: Response, instrument: Instrument, e
         answers.pop(item_id)
     shown = {item["id"] for item in shown_items(definition, answers)}
     declined = [d for d in (response.declined or []) if d in shown]
+    missing = missing_required(definition, answers, declined)
+    if missing:
+        raise DraftIncomplete(missing)
     # Raises AnswerError, nothing written yet; a raising plugin gives a "scoring failed" result.
     result = instrument.score_guarded(answers, context)
     extra: dict[str, Any] = {"status": "submitted", "submitted_at": utcnow()}
@@ -210,11 +235,13 @@ __all__ = [
     "DraftClosed",
     "DraftConflict",
     "DraftError",
+    "DraftIncomplete",
     "SubmitOutcome",
     "decline_item",
     "first_unanswered",
     "hidden_answered",
     "is_answered",
+    "missing_required",
     "save_answers",
     "set_language",
     "shown_items",

@@ -11,7 +11,9 @@ and waves are created when missing:
   created with the next free number when missing. Number 1 is the baseline,
   other numbers are progress measurements.
 
-Imported responses are scored like any other. A line identical to a response
+Imported responses are scored like any other; answers to questions whose
+display condition does not hold are left out (as at a tablet submit) and
+counted in the summary. A line identical to a response
 already stored (same person, subject, wave, instrument, time and answers) is
 skipped, so a file can be imported again safely.
 """
@@ -30,6 +32,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from formengine.drafts import hidden_answered, shown_items
 from formengine.exports.layout import (
     ALL_META_COLUMNS,
     BAND_PREFIX,
@@ -70,11 +73,14 @@ class ImportSummary:
     families: int = 0
     persons: int = 0
     waves: int = 0
+    cleared: int = 0
 
     def describe(self) -> str:
+        hidden = (f" Left out {self.cleared} answer(s) to questions their display condition hides."
+                  if self.cleared else "")
         return (f"Imported {self.responses} response(s) ({self.duplicates} already present, skipped); "
                 f"created {self.municipalities} municipalities, {self.families} families, "
-                f"{self.persons} persons, {self.waves} waves.")
+                f"{self.persons} persons, {self.waves} waves.{hidden}")
 
 
 @dataclass
@@ -304,10 +310,16 @@ def _check(number: int, record: Any, registry: PluginRegistry) -> _Line:
             problems.append(f"item(s) both answered and declined: {', '.join(both)}")
     if problems:
         raise ValueError("; ".join(problems))
+    # As at a tablet submit: answers to questions a display condition hides are not stored or scored.
+    hidden = hidden_answered(instrument.definition, answers)
+    answers = {k: v for k, v in answers.items() if k not in hidden}
+    shown = {item["id"] for item in shown_items(instrument.definition, answers)}
+    declined = [d for d in declined if d in shown]
     return _Line(number=number, municipality=texts["municipality"], family=texts["family"],
                  person=texts["person"], role=role, birth_date=birth_date, sex=sex, wave=wave,
                  instrument=instrument, answers=dict(answers), declined=list(declined), mode=mode,
-                 submitted_at=submitted_at, about=about, language=language, enrolled_on=enrolled_on)
+                 submitted_at=submitted_at, about=about, language=language, enrolled_on=enrolled_on,
+                 extra={"cleared": hidden} if hidden else {})
 
 
 def _add_months(day: date, months: int) -> date:
@@ -462,6 +474,7 @@ def _write(session: Session, lines: list[_Line], municipalities: dict[str, Munic
         response.submitted_at = submitted
         session.flush()
         summary.responses += 1
+        summary.cleared += len(ln.extra.get("cleared", []))
     return summary
 
 

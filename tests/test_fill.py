@@ -289,12 +289,40 @@ def test_submit_twice_gives_one_submission_and_shows_the_score(app, team):
     assert team.get(f"/fill/{uuid}").status_code == 303
 
 
-def test_missing_answers_give_an_invalid_score_explained_in_plain_words(app, team):
+def test_submit_is_refused_until_every_required_question_is_answered_or_declined(app, team):
     uuid = start(team)
     save(team, uuid, {"who5_1": "3", "go": "next"})
-    submit(team, uuid)
+    refused, _ = submit(team, uuid)
+    assert refused.status_code == 303 and refused.headers["Location"].endswith("/review?error=missing")
+    review = team.get(refused.headers["Location"]).get_data(as_text=True)
+    assert "Svarene blev ikke sendt. Besvar først de spørgsmål" in review
+    assert review.count('<strong class="must-answer">skal besvares</strong>') == 4
+    assert f'href="/fill/{uuid}?page=who5_2"' in review  # each missing question links to its step
+    assert stored(app, uuid).status == "draft" and count(app, Score) == 0
+    # Declining on purpose is an answer too: the score then says what is missing, in plain words.
+    for item in WHO5[1:]:
+        save(team, uuid, {"_page": item, "decline": item, "go": "next"})
+    submitted, _ = submit(team, uuid)
+    assert submitted.headers["Location"] == f"/responses/{uuid}"
     result = team.get(f"/responses/{uuid}").get_data(as_text=True)
     assert "Resultatet er ikke gyldigt" in result and "missing_items" in result
+
+
+def test_answers_hidden_by_a_later_answer_are_removed_at_submit_and_audited(app, team):
+    uuid = start(team, "kitchen")
+    for page, data in [("p_mood", {"mood": "1"}), ("p_worry", {"worry": "true"}),
+                       ("p_worry_often", {"worry_often": "2"}),
+                       ("p_facts", {"hours": "8", "seen_on": "2026-01-05"}), ("p_stars", {"stars": "2"}),
+                       ("p_worry", {"worry": "false"})]:
+        assert save(team, uuid, {"_page": page, **data, "go": "next"}).status_code == 303
+    assert stored(app, uuid).answers["worry_often"] == 2  # kept until submit: the answer may switch back
+    submitted, _ = submit(team, uuid)
+    assert submitted.status_code == 303, submitted.get_data(as_text=True)[:300]
+    assert "worry_often" not in stored(app, uuid).answers
+    with get_db(app).session() as session:
+        event = session.scalar(select(AuditEvent).where(AuditEvent.action == "clear",
+                                                        AuditEvent.entity_id == uuid))
+        assert event.detail == {"items": ["worry_often"], "reason": "hidden_by_condition"}
 
 
 def test_hand_over_hides_everything_but_the_questions_until_unlocked(app, team):

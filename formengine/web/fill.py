@@ -26,7 +26,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
 
-from formengine import audit, drafts
+from formengine import audit, drafts, stepper
 from formengine.alerts import notify as notify_alerts
 from formengine.db import db_session
 from formengine.instruments import AnswerError, AnswerRefused, Definition, Problem, code_key, codec_for
@@ -99,9 +99,7 @@ class StepView:
         self.definition = definition
         self.lang = response.language if response.language in current_app.config["LANGUAGES"] else "da"
         self.texts = texts_for(definition, self.lang)
-        answers = response.answers or {}
-        self.pages = [p for p in definition.pages
-                      if any(definition.is_shown(definition.items_by_id[i], answers) for i in p["items"])]
+        self.pages = stepper.visible_pages(definition, response.answers or {})
         ids = [p["id"] for p in self.pages]
         if page_id is None or page_id not in ids:
             page_id = None
@@ -127,12 +125,6 @@ class StepView:
     def one_item_per_step(self) -> bool:
         return all(len(p["items"]) == 1 for p in self.definition.pages)
 
-    def neighbour(self, offset: int) -> str | None:
-        if self.index is None:
-            return None
-        target = self.index + offset
-        return self.pages[target]["id"] if 0 <= target < len(self.pages) else None
-
     def page_of(self, item_id: str) -> str | None:
         return next((p["id"] for p in self.pages if item_id in p["items"]), None)
 
@@ -145,8 +137,7 @@ def _instrument_for(response: Response):
 
 
 def _resume_page(view: StepView) -> str | None:
-    item_id = drafts.first_unanswered(view.definition, view.response)
-    return view.page_of(item_id) if item_id else None
+    return stepper.resume_step(view.definition, view.response.answers or {}, view.response.declined or [])
 
 
 def _widget_html(item: Mapping[str, Any], definition: Definition, value: Any, lang: str,
@@ -209,7 +200,6 @@ def step(response_uuid: str):
 
 # Fields of the step form that are not answers.
 STEP_CONTROLS = ("csrf_token", "version", "page", "go", "decline")
-NAVIGATION = ("next", "back", "stay", "review")
 
 
 def _problem_label(view: StepView, path: str) -> str | None:
@@ -263,7 +253,7 @@ def save(response_uuid: str):
     codec = codec_for(definition)
     current = response.answers or {}
     try:
-        if go not in NAVIGATION and not go.startswith(("add:", "remove:")):
+        if go not in stepper.NAVIGATION and not go.startswith(("add:", "remove:")):
             raise AnswerRefused([Problem(view.page["id"], "bad_operation", go[:40])])
         changes = codec.read_form(request.form, view.page["items"], ignore=STEP_CONTROLS)
         # Answers to questions of this step that the new answers hide are not stored.
@@ -304,40 +294,27 @@ def save(response_uuid: str):
         dbs.rollback()
         return _refusal(view, exc, values=changes)
 
-    # The answers may have changed which questions are shown: on this step (live display
-    # conditions, swapped in place without touching what is being typed elsewhere) and which
-    # steps exist at all.
-    fresh = StepView(response, definition, view.page["id"])
-    shown_after = [i["id"] for i in fresh.items] if fresh.page else []
-    appeared = [i for i in shown_after if i not in shown_before and not drafts.is_answered(response, i)]
-    if fresh.page is None:  # defensive: the whole step went away
-        target = _resume_page(fresh)
-        if target is None:
-            return redirect_to(url_for("fill.review", response_uuid=response.uuid))
-    elif go == "stay" or go.startswith(("add:", "remove:")):
-        if go == "stay" and request.headers.get("HX-Request"):
+    answers, declined = response.answers or {}, response.declined or []
+    if go == "stay" and request.headers.get("HX-Request"):
+        # Live display conditions: the questions of this step that appeared or went away are
+        # swapped in place, without touching what is being typed elsewhere.
+        fresh = StepView(response, definition, view.page["id"])
+        if fresh.page is not None:
+            shown_after = [i["id"] for i in fresh.items]
+            appeared = [i for i in shown_after
+                        if i not in shown_before and not stepper.has_answer(answers, declined, i)]
             changed = [item for item in fresh.page_items
                        if (item["id"] in shown_after) != (item["id"] in shown_before)]
             with force_locale(view.lang):
                 html = render_template(
                     "fill/_saved.html", response=response, view=fresh, definition=definition,
-                    texts=fresh.texts, lang=fresh.lang, values=response.answers or {}, changed=changed,
+                    texts=fresh.texts, lang=fresh.lang, values=answers, changed=changed,
                     shown=shown_after, appeared=appeared, widget=_widget_html, code_key=code_key)
             return vary_on_htmx(make_response(html, 200))
-        target = view.page["id"]
-    elif go == "next" and appeared:
-        target = view.page["id"]  # a follow-up question appeared here: ask it before moving on
-    elif decline and any(not drafts.is_answered(response, i) for i in shown_after):
-        target = view.page["id"]  # declined one question of several: the others are still open
-    else:
-        if go == "back":
-            target = fresh.neighbour(-1) or fresh.page["id"]
-        elif go == "review":
-            target = None
-        else:
-            target = fresh.neighbour(+1)
-        if target is None:
-            return redirect_to(url_for("fill.review", response_uuid=response.uuid))
+    target = stepper.next_step(definition, answers, declined, page_id=view.page["id"], go=go,
+                               shown_before=shown_before, declined_item=decline)
+    if target is None:
+        return redirect_to(url_for("fill.review", response_uuid=response.uuid))
     if request.headers.get("HX-Request"):
         return _render_step_page(StepView(response, definition, target))
     return redirect(url_for("fill.step", response_uuid=response.uuid, page=target), 303)
@@ -355,15 +332,19 @@ def review(response_uuid: str):
     instrument = _instrument_for(response)
     view = StepView(response, instrument.definition, None)
     rows = []
+    hidden = drafts.hidden_answered(view.definition, response.answers or {})
+    # What submit will check: the answers without those a later answer hid.
+    kept = {k: v for k, v in (response.answers or {}).items() if k not in hidden}
+    missing = drafts.missing_required(view.definition, kept, response.declined or [])
     for item in drafts.shown_items(view.definition, response.answers or {}):
         rows.append({
+            "required": item["id"] in missing,
             "item": item,
             "page": view.page_of(item["id"]),
             "answered": drafts.is_answered(response, item["id"]),
             "declined": item["id"] in (response.declined or []),
             "value": (response.answers or {}).get(item["id"]),
         })
-    hidden = drafts.hidden_answered(view.definition, response.answers or {})
     error = request.args.get("error")
     with force_locale(view.lang):
         fragment = render_template(
@@ -406,6 +387,10 @@ def submit(response_uuid: str):
                                       context=scoring_context(current_app, instrument),
                                       wording=texts.record())
         if not outcome.already:
+            if outcome.cleared:
+                # Answers to questions a later answer hid are removed, never scored; say which (ids only).
+                audit.record(dbs, "clear", "response", response.uuid,
+                             {"items": outcome.cleared, "reason": "hidden_by_condition"})
             audit.record(dbs, "submit", "response", response.uuid,
                          {"instrument": instrument.id, "cleared": len(outcome.cleared),
                           "declined": len(response.declined or [])})
@@ -415,6 +400,9 @@ def submit(response_uuid: str):
     except drafts.DraftConflict:
         dbs.rollback()
         return redirect(url_for("fill.review", response_uuid=response.uuid, error="conflict"), 303)
+    except drafts.DraftIncomplete:
+        dbs.rollback()
+        return redirect(url_for("fill.review", response_uuid=response.uuid, error="missing"), 303)
     except AnswerError as exc:
         dbs.rollback()
         html = render_template("fill/problem.html", problems=exc.problems, back=review_url)

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, url_
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from formengine import audit, drafts
 from formengine.alerts import notify
 from formengine.db import db_session
 from formengine.forms import build_form_class, form_answers
@@ -45,6 +46,9 @@ def fill(instrument_id: str):
             problems = [p.message(lang, labels.get(p.item.split(".")[0])) for p in exc.refusals]
             return render_error(400, _("The answers were not saved: %(problems)s",
                                        problems=" | ".join(problems)))
+        # As at a tablet submit: answers to questions a display condition hides are not stored or scored.
+        hidden = drafts.hidden_answered(instrument.definition, answers)
+        answers = {k: v for k, v in answers.items() if k not in hidden}
         session = db_session()
         try:
             response = submit_new_response(
@@ -58,6 +62,9 @@ def fill(instrument_id: str):
         except AnswerError as exc:
             session.rollback()
             return render_error(400, _("The answers were not saved: %(problems)s", problems=str(exc)))
+        if hidden:
+            audit.record(session, "clear", "response", response.uuid,
+                         {"items": hidden, "reason": "hidden_by_condition"})
         session.commit()
         if notify(session, get_registry(), response):
             session.commit()
