@@ -45,7 +45,7 @@ from formengine.exports.layout import (
 from formengine.instruments import AnswerRefused, Instrument, ScoringContext, ScoringError, codec_for
 from formengine.models import MODES, PERSON_ROLES, SEXES, Family, Municipality, Person, Response, Wave
 from formengine.plugins import PluginRegistry
-from formengine.responses import submit_new_response
+from formengine.responses import subject_of, submit_new_response
 
 REQUIRED = ("municipality", "family", "person", "role", "birth_date", "wave", "instrument", "answers",
             "mode", "submitted_at")
@@ -453,7 +453,7 @@ def _write(session: Session, lines: list[_Line], municipalities: dict[str, Munic
         submitted = ln.submitted_at
         duplicate = session.scalar(select(Response.id).where(
             Response.person_id == person.id,
-            Response.about_person_id.is_(None) if about is None else Response.about_person_id == about.id,
+            Response.about_person_id == subject_of(person.id, about.id if about else None),
             Response.wave_id == wave.id, Response.instrument_id == ln.instrument.id,
             Response.status == "submitted", Response.submitted_at == submitted,
         ))

@@ -45,6 +45,16 @@ def rescore(session: Session, response: Response, instrument: Instrument,
     return store_score(session, response, instrument, result, context.options if context else None)
 
 
+def subject_of(person_id: int | None, about_person_id: int | None) -> int | None:
+    """Who a response is about -- the one rule every route stores.
+
+    A form about another person (a parent's form about a child) is about that
+    person; otherwise it is a self-report, about its respondent. A response
+    without a respondent (municipality forms, practice) is about nobody.
+    """
+    return about_person_id if about_person_id is not None else person_id
+
+
 def submit_new_response(
     session: Session,
     instrument: Instrument,
@@ -66,6 +76,7 @@ def submit_new_response(
     A plugin whose scoring raises does not stop the response being stored: it is kept with a
     "scoring failed" score (see :meth:`Instrument.score_guarded`).
     """
+    about_person_id = subject_of(person_id, about_person_id)
     result = instrument.score_guarded(answers, context)
     response = _new_response(
         instrument, status="submitted", answers=answers, declined=declined or [],
@@ -116,6 +127,7 @@ def start_draft(
     """
     from sqlalchemy import select
 
+    about_person_id = subject_of(person_id, about_person_id)
     if person_id is not None or about_person_id is not None or wave_id is not None:
         existing = session.scalar(
             select(Response).where(

@@ -118,7 +118,7 @@ def test_wide_csv_one_row_per_person(data):
     assert {"who5_percent_w1", "who5_percent_w2", "who5_percent_wc", "tscale_total_w1"} <= set(header)
     mother = pseudonym(ids["a_key"], "person", ids["mother"])
     by_key = {(r["person"], r["about"]): r for r in rows}
-    own = by_key[(mother, "")]
+    own = by_key[(mother, mother)]  # a self-report is about its respondent
     assert (own["who5_percent_w1"], own["who5_percent_w2"], own["who5_percent_wc"]) == ("40", "60", "")
     about = by_key[(mother, pseudonym(ids["a_key"], "person", ids["child"]))]
     assert about["tscale_total_w1"] == "9" and about["who5_percent_w1"] == ""
