@@ -256,7 +256,8 @@ def import_responses_command(file: str, create_municipalities: bool) -> None:
         with get_db().session() as session:
             summary = import_responses(
                 session, registry, records, create_municipalities=create_municipalities,
-                context_for=lambda instrument: scoring_context(app, instrument),
+                context_for=lambda instrument, municipality_id: scoring_context(
+                    app, instrument, session=session, municipality_id=municipality_id),
             )
             record(session, "create", "import", Path(file).name,
                    {"responses": summary.responses, "duplicates": summary.duplicates,

@@ -342,12 +342,13 @@ def import_responses(
     *,
     create_municipalities: bool = False,
     entered_by: int | None = None,
-    context_for: Callable[[Instrument], ScoringContext] | None = None,
+    context_for: Callable[[Instrument, int | None], ScoringContext] | None = None,
 ) -> ImportSummary:
     """Check every record, then create what is missing and store the scored responses.
 
     Raises :class:`ImportFailed` (having written nothing) when any line is bad.
-    The caller commits.
+    ``context_for(instrument, municipality_id)`` gives the scoring context (the
+    municipality's plugin settings). The caller commits.
     """
     problems: list[tuple[int, str]] = []
     lines: list[_Line] = []
@@ -371,7 +372,7 @@ def import_responses(
     scored: dict[int, Any] = {}
     for ln in lines:
         try:
-            context = context_for(ln.instrument) if context_for else None
+            context = context_for(ln.instrument, None) if context_for else None  # refusals only
             scored[ln.number] = ln.instrument.score_guarded(ln.answers, context)
         except (ValueError, ScoringError) as exc:
             problems.append((ln.number, f"{ln.instrument.id}: cannot be scored: {exc}"))
@@ -425,7 +426,7 @@ def _consistency_problems(session: Session, lines: list[_Line],
 
 def _write(session: Session, lines: list[_Line], municipalities: dict[str, Municipality],
            to_create: set[str], entered_by: int | None,
-           context_for: Callable[[Instrument], ScoringContext] | None) -> ImportSummary:
+           context_for: Callable[[Instrument, int | None], ScoringContext] | None) -> ImportSummary:
     summary = ImportSummary()
     for name in sorted(to_create):
         municipality = Municipality(name=name, pseudonym_key=secrets.token_hex(32))
@@ -467,7 +468,8 @@ def _write(session: Session, lines: list[_Line], municipalities: dict[str, Munic
             municipality_id=municipality.id, entered_by=entered_by,
             wording={"kind": "imported"}, language=ln.language, mode=ln.mode,
             person_id=person.id, about_person_id=about.id if about else None, wave_id=wave.id,
-            declined=ln.declined, context=context_for(ln.instrument) if context_for else None,
+            declined=ln.declined,
+            context=context_for(ln.instrument, municipality.id) if context_for else None,
         )
         response.created_at = submitted
         response.updated_at = submitted

@@ -104,8 +104,16 @@ def _no_flask_or_database() -> Iterator[None]:
         yield
 
 
-def _context(vector: Mapping[str, Any]) -> ScoringContext:
-    return ScoringContext(norms=vector.get("norms"), options=vector.get("options", {}))
+def _context(vector: Mapping[str, Any], instrument: Instrument) -> ScoringContext:
+    """A vector's context: its norms, and its options over the declared settings' defaults."""
+    options = {s.name: s.default for s in instrument.settings}
+    options.update(vector.get("options") or {})
+    return ScoringContext(norms=vector.get("norms"), options=options)
+
+
+def default_context(instrument: Instrument) -> ScoringContext:
+    """The context scoring gets where no municipality changed a setting: every declared default."""
+    return ScoringContext(options={s.name: s.default for s in instrument.settings})
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -118,13 +126,20 @@ def check_vector(instrument: Instrument, vector: Mapping[str, Any], where: str =
     """Score one known-answer vector and compare it with its expected result."""
     expected = vector["expected"]
     label = where or f"{instrument.id} vector"
+    declared = {s.name: s for s in instrument.settings}
+    for name, value in (vector.get("options") or {}).items():
+        # Options are what an administrator can choose: a declared setting and one of its values.
+        if name not in declared:
+            raise ConformanceError(f"{label}: option {name!r} is not a declared setting of {instrument.id}")
+        if not declared[name].accepts(value):
+            raise ConformanceError(f"{label}: option {name}={value!r} is not one of its choices")
     if expected.get("error"):
         try:
-            instrument.score_answers(vector["answers"], _context(vector))
+            instrument.score_answers(vector["answers"], _context(vector, instrument))
         except AnswerError:
             return ScoreResult(valid=False, scores={})
         raise ConformanceError(f"{label}: expected the answers to be refused ({vector.get('note', '')})")
-    result = instrument.score_answers(vector["answers"], _context(vector))
+    result = instrument.score_answers(vector["answers"], _context(vector, instrument))
     problems = result_problems(instrument, result)
     if "valid" in expected and result.valid != expected["valid"]:
         problems.append(f"valid is {result.valid}, expected {expected['valid']}")
@@ -209,7 +224,7 @@ def check_instrument(instrument: Instrument, vectors: list[dict[str, Any]] | Non
     with _no_flask_or_database():
         for answers in samples:
             try:
-                first = instrument.score_answers(answers, ScoringContext())
+                first = instrument.score_answers(answers, default_context(instrument))
             except AnswerError as exc:
                 raise ConformanceError(f"{instrument.id}: a complete answer set was refused: {exc} "
                                        f"for {_show(answers)}") from exc
@@ -224,7 +239,7 @@ def check_instrument(instrument: Instrument, vectors: list[dict[str, Any]] | Non
             if problems:
                 raise ConformanceError(f"{instrument.id}: " + "; ".join(problems) + f" for {_show(answers)}")
             reordered = dict(reversed(list(answers.items())))
-            again = instrument.score_answers(reordered, ScoringContext())
+            again = instrument.score_answers(reordered, default_context(instrument))
             if again.to_dict() != first.to_dict():
                 raise ConformanceError(f"{instrument.id}: scoring is not deterministic for {_show(answers)}")
         failures = []
@@ -234,7 +249,8 @@ def check_instrument(instrument: Instrument, vectors: list[dict[str, Any]] | Non
                 result = check_vector(instrument, vector, label)
                 if not vector["expected"].get("error"):
                     reordered = dict(reversed(list(vector["answers"].items())))
-                    if instrument.score_answers(reordered, _context(vector)).to_dict() != result.to_dict():
+                    again = instrument.score_answers(reordered, _context(vector, instrument))
+                    if again.to_dict() != result.to_dict():
                         raise ConformanceError(f"{label}: scoring is not deterministic")
             except ConformanceError as exc:
                 failures.append(f"{exc} for {_show(vector['answers'])}")

@@ -92,6 +92,25 @@ def test_the_formengine_alert_example_loads_and_mails_without_answers(monkeypatc
     assert "Response 0b1c, raised 2026-03-01 09:30 UTC." in message.get_content()
 
 
-@pytest.mark.parametrize("heading", ["## When a plugin fails", "## Flags and alerts"])
+def test_the_settings_example_reads_its_option_and_the_kit_checks_vectors_against_it(tmp_path):
+    from formengine.testing import ConformanceError, check_vector
+
+    (source,) = examples("## Settings")
+    example = module_from(source, "sleep_check")
+    data = definition("total", ("q1", "q2", "q3"), 9)
+    data["scores"][0]["bands"] = {"ok": {"da": "OK", "en": "OK"}, "high": {"da": "Højt", "en": "High"}}
+    instrument = example.instrument(load_definition(data))
+    answers = {"q1": 2, "q2": 2, "q3": 2}
+    strict = check_vector(instrument, {"answers": answers, "expected": {"bands": {"total": "high"}}})
+    lenient = check_vector(instrument, {"answers": answers, "options": {"sleep_cut_off": "lenient"},
+                                        "expected": {"bands": {"total": "ok"}}})
+    assert (strict.bands, lenient.bands) == ({"total": "high"}, {"total": "ok"})
+    with pytest.raises(ConformanceError, match="option sleep_cut_off='medium' is not one of its choices"):
+        check_vector(instrument, {"answers": answers, "options": {"sleep_cut_off": "medium"}, "expected": {}})
+    with pytest.raises(ConformanceError, match="option 'cut_off' is not a declared setting"):
+        check_vector(instrument, {"answers": answers, "options": {"cut_off": "strict"}, "expected": {}})
+
+
+@pytest.mark.parametrize("heading", ["## When a plugin fails", "## Flags and alerts", "## Settings"])
 def test_the_sections_exist_with_examples(heading):
     assert examples(heading)

@@ -19,6 +19,7 @@ from formengine.instruments.scoring import (
     band_for,
     round_half_up,
 )
+from formengine.instruments.settings import Setting
 
 __all__ = [
     "FLAG_LEVELS",
@@ -36,6 +37,7 @@ __all__ = [
     "ScoreResult",
     "ScoringContext",
     "ScoringError",
+    "Setting",
     "band_for",
     "derive_answer_schema",
     "load_definition",

@@ -9,6 +9,7 @@ from typing import Any
 
 from formengine.instruments.definition import AnswerError, Definition
 from formengine.instruments.scoring import ScoreResult, ScoringContext
+from formengine.instruments.settings import Setting
 
 log = logging.getLogger("formengine.plugins")
 
@@ -31,6 +32,8 @@ class Instrument:
     definition: Definition
     score: ScoreFunction | None
     scoring_version: str = "1"
+    #: Municipality settings scoring reads from ``ScoringContext.options`` (see :class:`Setting`).
+    settings: tuple[Setting, ...] = ()
     #: The name of the plugin that registered it; set by the core's registry.
     plugin: str | None = field(default=None, compare=False)
 

@@ -13,6 +13,7 @@ from formengine.models.people import (
     Municipality,
     User,
 )
+from formengine.models.plugin_settings import PluginSettingValue
 from formengine.models.responses import MODES, Response, Score
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Municipality",
     "Person",
     "PlanRule",
+    "PluginSettingValue",
     "Response",
     "Score",
     "User",

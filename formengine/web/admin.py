@@ -328,3 +328,58 @@ def set_active(user_id: int):
     audit.record(session, "change", "user", user.id, {"active": user.active}, municipality_id=municipality.id)
     session.commit()
     return redirect(_back("admin.users", municipality), 303)
+
+
+# -- plugin settings ----------------------------------------------------------------------
+
+def _settings_form(instrument: Any, current: dict[str, Any], lang: str) -> FlaskForm:
+    """A form with one choice list per declared setting (values travel as JSON, so 1 and "1" differ)."""
+    import json
+
+    class SettingsForm(FlaskForm):
+        pass
+
+    for setting in instrument.settings:
+        field = SelectField(setting.label.get(lang) or setting.label["da"],
+                            choices=[(json.dumps(code), label.get(lang) or label["da"])
+                                     for code, label in setting.choices],
+                            default=json.dumps(current[setting.name]),
+                            description=setting.help.get(lang, ""))
+        setattr(SettingsForm, setting.name, field)
+    return SettingsForm()
+
+
+@bp.route("/instruments/<instrument_id>/settings", methods=["GET", "POST"])
+@admin_required
+def instrument_settings(instrument_id: str):
+    """The municipality's values for the settings the instrument's plugin declares."""
+    import json
+
+    from formengine.plugin_settings import SettingsError, options_for, save_settings
+
+    municipality = administered_municipality()
+    if municipality is None:
+        return _choose("admin.instruments")
+    instrument = get_registry().get(instrument_id)
+    if instrument is None or not instrument.settings:
+        abort(404)
+    session = db_session()
+    form = _settings_form(instrument, options_for(session, instrument, municipality.id), ui_lang())
+    status = 200
+    if form.validate_on_submit():  # a value that is not one of the choices is refused here
+        values = {s.name: json.loads(getattr(form, s.name).data) for s in instrument.settings}
+        try:
+            save_settings(session, instrument, municipality.id, values, user=current_user)
+        except SettingsError as exc:
+            session.rollback()
+            flash(str(exc))
+            status = 400
+        else:
+            session.commit()
+            flash(_("The settings for %(title)s are saved.", title=instrument.definition.title(ui_lang())))
+            back = _back("admin.instrument_settings", municipality, instrument_id=instrument.id)
+            return redirect(back, 303)
+    elif request.method == "POST":
+        status = 400
+    return render_template("admin/settings.html", municipality=municipality, instrument=instrument,
+                           form=form, lang=ui_lang()), status

@@ -384,7 +384,8 @@ def submit(response_uuid: str):
         _measurement_check(dbs, response)
         texts = texts_for(instrument.definition, response.language)
         outcome = drafts.submit_draft(dbs, response, instrument, expected,
-                                      context=scoring_context(current_app, instrument),
+                                      context=scoring_context(current_app, instrument, session=dbs,
+                                                              municipality_id=response.municipality_id),
                                       wording=texts.record())
         if not outcome.already:
             if outcome.cleared:

@@ -57,7 +57,8 @@ def fill(instrument_id: str):
                 entered_by=current_user.id,
                 wording=texts.record(),
                 language=lang,
-                context=scoring_context(current_app._get_current_object(), instrument),
+                context=scoring_context(current_app._get_current_object(), instrument, session=session,
+                                        municipality_id=current_user.municipality_id),
             )
         except AnswerError as exc:
             session.rollback()

@@ -32,6 +32,8 @@ def score(answers: Mapping[str, Any], context: ScoringContext | None = None) -> 
     percent = raw * 4
     scheme = (context.options.get("who5_band_scheme") if context else None) or "topp2015"
     result = ScoreResult(valid=True, scores={"raw": raw, "percent": percent})
+    if scheme not in BAND_SCHEMES:  # the settings form refuses it; a caller passing options directly may not
+        raise ValueError(f"who5_band_scheme {scheme!r} is not one of {', '.join(BAND_SCHEMES)}")
     band = band_for(percent, BAND_SCHEMES[scheme])
     result.bands["percent"] = band
     if band == "likely_depression":
