@@ -75,7 +75,9 @@ def render_plugin_template(package: str, name: str, /, **context: Any) -> Markup
     namespace, e.g. ``"ics/triangle.html"``, so one plugin can never pick up, or
     shadow, another plugin's or the core's templates. Every value in ``context``
     is escaped unless it is already ``Markup``; undefined names are an error,
-    not a silent blank. The helper ``text(value, lang)`` is available in templates.
+    not a silent blank. The helper ``text(value, lang)`` is available in templates, and
+    the filter ``number`` formats a figure as the core does: ``{{ mean|number(1, lang) }}``
+    gives ``5,7`` for Danish readers and ``5.7`` for English ones (rounded half up).
     """
     module = sys.modules.get(package) or importlib.import_module(package)
     origin = getattr(module, "__file__", None)
@@ -110,4 +112,12 @@ def _plugin_environment(directory: str) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.globals["text"] = text
+    environment.filters["number"] = _number
     return environment
+
+
+def _number(value: float | None, digits: int = 1, lang: str | None = None) -> str:
+    """Template filter ``{{ value|number(1, lang) }}``: rounded half up, in the reader's locale."""
+    from formengine.numbers import format_figure, reader_locale
+
+    return format_figure(value, digits, lang or reader_locale())

@@ -51,9 +51,23 @@ def check_name(name: str) -> None:
         raise ScaffoldError(f"{name!r} would shadow a Python module of the same name; choose another name")
 
 
+def formengine_range() -> str:
+    """The formengine releases a new plugin may run on: this one up to the next breaking release.
+
+    Breaking releases are the next major version, or the next minor one while
+    formengine is 0.x (semantic versioning's rule for initial development).
+    """
+    from formengine import __version__
+
+    parts = [int(p) for p in __version__.split(".")[:2]]
+    upper = f"{parts[0] + 1}" if parts[0] >= 1 else f"0.{parts[1] + 1}"
+    return f">={__version__},<{upper}"
+
+
 def substitutions(name: str) -> dict[str, str]:
     major = int(API_VERSION.split(".")[0])
     return {
+        "%%formengine_range%%": formengine_range(),
         "%%name%%": name,
         "%%title%%": name.replace("_", " ").strip().capitalize(),
         "%%dist%%": "formengine-" + name.replace("_", "-"),

@@ -144,6 +144,7 @@ def plugin_package(tmp_path, monkeypatch):
     name = make_plugin_package(tmp_path, "notes_pack", {
         "notes_pack/note.html": "<p title=\"{{ who }}\">{{ note }}</p>{{ trusted }} {{ text(label, lang) }}",
         "notes_pack/strict.html": "{{ missing_name }}",
+        "notes_pack/mean.html": "{{ mean|number(1, lang) }} / {{ big|number(0, lang) }} / {{ none|number }}",
         "elsewhere/x.html": "other namespace",
     })
     yield name
@@ -161,6 +162,16 @@ def test_plugin_templates_are_autoescaped_and_return_markup(plugin_package):
     assert isinstance(html, Markup)
     assert html == ('<p title="&#34;x&#34; onmouseover=alert(1)">'
                     "&lt;script&gt;alert(&#39;hi&#39;)&lt;/script&gt; &amp; co</p><b>ok</b> Hello")
+
+
+@pytest.mark.parametrize("lang, expected", [("da", "5,7 / 12.346 / –"), ("en", "5.7 / 12,346 / –")])
+def test_plugin_templates_format_numbers_in_the_readers_locale(plugin_package, lang, expected):
+    from formengine.api import render_plugin_template
+
+    # 5.65 rounds half up to 5.7, as everywhere in the core
+    html = render_plugin_template(plugin_package, "notes_pack/mean.html", mean=5.65, big=12345.5, none=None,
+                                  lang=lang)
+    assert html == expected
 
 
 @pytest.mark.parametrize("name", ["elsewhere/x.html", "x.html", "notes_pack/../elsewhere/x.html",

@@ -116,6 +116,43 @@ def test_a_changed_item_is_caught_by_the_generated_tests(tmp_path):
     assert "test_scoring_uses_exactly_the_choice_items_of_the_definition" in outcome.stdout
 
 
+def test_an_item_left_unscored_on_purpose_passes_the_generated_tests(tmp_path):
+    """An unscored choice item, listed in UNSCORED, and a text item pass as generated."""
+    project = generate(tmp_path, "day_check")
+    path = project / "day_check" / "definition.json"
+    data = json.loads(path.read_text())
+    data["items"].append({"id": "today", "scale": "agree4", "label": {"da": "I dag", "en": "Today"}})
+    data["items"].append({"id": "note", "type": "text", "max_length": 200, "required": False,
+                          "label": {"da": "Note", "en": "Note"}})
+    path.write_text(json.dumps(data))
+    scoring = project / "day_check" / "scoring.py"
+    scoring.write_text(scoring.read_text().replace("UNSCORED: tuple[str, ...] = ()",
+                                                   'UNSCORED: tuple[str, ...] = ("today",)'))
+    outcome = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"],
+        cwd=project, env={**os.environ, "PYTHONPATH": str(project)}, capture_output=True, text=True,
+        timeout=120,
+    )
+    assert outcome.returncode == 0, outcome.stdout
+
+
+def test_the_project_pins_a_compatible_formengine_range(tmp_path):
+    from packaging.requirements import Requirement
+
+    from formengine import __version__
+    from formengine.scaffold import formengine_range
+
+    pyproject = (generate(tmp_path) / "pyproject.toml").read_text()
+    (line,) = [ln for ln in pyproject.splitlines() if ln.startswith("dependencies")]
+    requirement = Requirement(line.split('"')[1])
+    assert requirement.name == "formengine"
+    assert requirement.specifier == Requirement("formengine" + formengine_range()).specifier
+    assert __version__ in requirement.specifier
+    major, minor = (int(p) for p in __version__.split(".")[:2])
+    breaking = f"{major + 1}.0" if major >= 1 else f"0.{minor + 1}"
+    assert breaking not in requirement.specifier
+
+
 def throwaway_venv(path: Path) -> Path:
     """A virtual environment layered on this one: it sees this environment's packages (pip, setuptools,
     pytest, formengine) but not the base interpreter's, so the test needs only what the test extra installs.

@@ -13,15 +13,15 @@ import io
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
-from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
 from formengine.audit import record
 from formengine.db import db_session
-from formengine.instruments import round_half_up, text
+from formengine.instruments import text
 from formengine.models import PERSON_ROLES, SEXES, Family, Person
+from formengine.numbers import format_figure, reader_locale
 from formengine.registry import get_registry
 from formengine.reports import AGE_BANDS, DEFAULT_MIN_GROUP, Filters, ReportError, person_timeline
 from formengine.reports.charts import data_uri, progression_chart, timeline_chart
@@ -40,11 +40,7 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 def number(value: float | None, digits: int = 1) -> str:
     """A figure for people to read: rounded half up, with the locale's decimal mark (54,1 in Danish)."""
-    if value is None:
-        return "–"
-    rounded = round_half_up(value, digits) if value >= 0 else -round_half_up(-value, digits)
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(rounded, format=pattern)
+    return format_figure(value, digits, reader_locale())
 
 
 @bp.app_template_filter("figure")
