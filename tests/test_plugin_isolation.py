@@ -26,11 +26,15 @@ DEFINITION = {
     "id": "raiser_form", "version": "1.0", "title": {"da": "Fejlskema", "en": "Failing form"},
     "respondent": "self", "licence": {"holder": "Test", "terms": {"da": "Fri", "en": "Free"}},
     "scales": {"yn": {"options": [{"code": 0, "label": {"da": "Nej", "en": "No"}},
-                                  {"code": 1, "label": {"da": "Ja", "en": "Yes"}}]}},
+                                  {"code": 1, "label": {"da": "Ja", "en": "Yes"}}]},
+               "zero_ten": {"options": [{"code": c, "label": {"da": str(c), "en": str(c)}}
+                                        for c in range(11)]}},
     "items": [{"id": "q1", "scale": "yn", "label": {"da": "Første spørgsmål", "en": "First"},
                "widget": "raiser.broken"},
               {"id": "note", "type": "text", "max_length": 200, "required": False,
-               "label": {"da": "Bemærkning", "en": "Note"}}],
+               "label": {"da": "Bemærkning", "en": "Note"}},
+              {"id": "mood", "scale": "zero_ten", "required": False,
+               "label": {"da": "Humør i dag", "en": "Mood today"}}],
     "scores": [{"name": "sum", "label": {"da": "Sum", "en": "Sum"}, "min": 0, "max": 1}],
 }
 
@@ -184,3 +188,19 @@ def test_score_batch_gives_the_failing_line_an_error_and_scores_the_rest(tmp_pat
     assert [line.get("scores") for line in lines] == [{"sum": 0}, None, {"sum": 0}]
     assert lines[1] == {"line": 2,
                         "error": "raiser_form: scoring failed: plugin 'raiser' raised ZeroDivisionError"}
+
+
+def test_a_zero_to_ten_scale_renders_as_one_row_and_a_two_option_scale_does_not(app, login_as):
+    """An 11-point scale is one row of large targets (options-scale); a yes/no scale stays as it was."""
+    import re
+
+    client = login_as("team-a")
+    token = csrf_token(client.get("/instruments").get_data(as_text=True))
+    started = client.post("/fill/start/raiser_form", data={"csrf_token": token})
+    step = started.headers["Location"]
+    html = client.get(f"{step}?page=mood").get_data(as_text=True)
+    rows = re.findall(r'<div class="options options-scale">(.*?)</div>', html, re.S)
+    assert len(rows) == 1 and len(re.findall(r'type="radio"', rows[0])) == 11
+    assert "options-scale" not in client.get(f"{step}?page=q1").get_data(as_text=True)
+    css = client.get("/static/formengine.css").get_data(as_text=True)
+    assert ".options-scale { grid-auto-flow: column;" in css
