@@ -345,6 +345,11 @@ def test_sdq_impact_questions_appear_only_after_a_yes_to_difficulties(tablet, li
     page.shots.take(page, "review-after-no")
     response = stored(live_app, uuid)
     assert response.answers["ebddiff"] == 0 and "ebdchron" in response.answers
+    # The earlier steps are still open: the submit is refused and the review says so.
+    page.get_by_role("button", name="Send svarene").tap()
+    page.get_by_role("alert").filter(has_text="Svarene blev ikke sendt").wait_for()
+    page.goto(f"/fill/{uuid}")  # resumes at the first open question
+    fill_to_review(page, page.shots, prefix="sdq-rest-")
     page.get_by_role("button", name="Send svarene").tap()
     page.wait_for_url(re.compile(f"/responses/{uuid}$"))
     assert "ebdchron" not in stored(live_app, uuid).answers
