@@ -20,3 +20,10 @@ def test_upgrade_is_idempotent(app):
     db.upgrade()
     db.upgrade()
     assert db.has_schema()
+
+
+def test_the_migrations_have_exactly_one_head(app):
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(get_db(app).alembic_config()).get_heads()
+    assert len(heads) == 1, f"re-chain the newest migration so there is one head, not {sorted(heads)}"

@@ -1,7 +1,7 @@
 """A municipality's values for the settings plugins declare (e.g. WHO-5's band scheme).
 
 Revision ID: 0402_plugin_settings
-Revises: 0401_alerts
+Revises: 0250_about_self
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql
 import formengine.models.base
 
 revision = "0402_plugin_settings"
-down_revision = "0401_alerts"
+down_revision = "0250_about_self"
 branch_labels = None
 depends_on = None
 
