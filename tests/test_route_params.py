@@ -80,7 +80,24 @@ def _valid_path_values(app) -> dict[str, str]:
             "response_uuid": session.scalar(select(Response.uuid).where(
                 Response.municipality_id == family.municipality_id)),
             "instrument_id": "who5",
+            "alert_id": str(_an_alert(session, family.municipality_id)),
         }
+
+
+def _an_alert(session, municipality_id: int) -> int:
+    """An open alert of the municipality (one on a submitted response, made if the demo has none)."""
+    from formengine.models import Alert
+
+    existing = session.scalar(select(Alert.id).where(Alert.municipality_id == municipality_id))
+    if existing is not None:
+        return existing
+    submitted = session.scalar(select(Response).where(Response.municipality_id == municipality_id,
+                                                      Response.status == "submitted"))
+    alert = Alert(response_id=submitted.id, municipality_id=municipality_id,
+                  instrument_id=submitted.instrument_id, code="walk_check", message="Follow up.")
+    session.add(alert)
+    session.flush()
+    return alert.id
 
 
 def _placeholder(argument: str) -> str:

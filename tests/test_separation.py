@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from formengine.db import get_db
 from formengine.demo import load_demo
 from formengine.models import (
+    Alert,
     AuditEvent,
     Consent,
     Family,
@@ -35,7 +36,8 @@ from formengine.responses import start_draft
 from tests.conftest import csrf_token, login
 
 # URL parameters that name a municipality's record, and how to find one for a municipality.
-SCOPED = ("family_id", "person_id", "consent_id", "wave_id", "rule_id", "response_uuid", "user_id")
+SCOPED = ("family_id", "person_id", "consent_id", "wave_id", "rule_id", "response_uuid", "user_id",
+          "alert_id")
 # URL parameters that name nothing municipality-specific.
 UNSCOPED = {"instrument_id": "who5", "filename": "formengine.css"}
 # Endpoints deliberately left out, with the reason.
@@ -69,11 +71,17 @@ def records(app, municipality_name: str) -> dict[str, list]:
                             about_person_id=person.id, wave_id=family_wave.id)
         names = [p.name for p in s.scalars(select(Person).where(Person.municipality_id == m.id))]
         team = s.scalars(select(User).where(User.municipality_id == m.id, User.role == "team_member")).first()
+        alert = Alert(response_id=submitted.id, municipality_id=m.id, family_id=family.id,
+                      person_id=person.id, instrument_id=submitted.instrument_id,
+                      code="separation_check", message="Follow up.")
+        s.add(alert)
+        s.flush()
         return {
             "municipality": m.id, "names": names,
             "family_id": [family.id], "person_id": [person.id], "consent_id": [consent.id],
             "wave_id": [family_wave.id] + ([round_wave.id] if round_wave else []),
             "rule_id": [rule.id], "response_uuid": [submitted.uuid, draft.uuid], "user_id": [team.id],
+            "alert_id": [alert.id],
         }
 
 
@@ -99,6 +107,8 @@ def state(app, municipality_id: int) -> dict[str, object]:
             "municipality": str(s.get(Municipality, municipality_id).settings),
             "users": sorted((u.username, u.active) for u in s.scalars(
                 select(User).where(User.municipality_id == municipality_id))),
+            "alerts": sorted((a.id, a.acknowledged_at, a.note) for a in s.scalars(
+                select(Alert).where(Alert.municipality_id == municipality_id))),
         }
 
 
