@@ -215,6 +215,18 @@ def init_db_command() -> None:
     click.echo("Database is up to date.")
 
 
+@main.command("purge-practice")
+@with_appcontext
+def purge_practice_command() -> None:
+    """Delete practice fills older than PRACTICE_KEEP_DAYS (run daily, e.g. from cron)."""
+    from formengine.db import get_db
+    from formengine.practice import purge_practice
+
+    with get_db().session() as session:
+        count = purge_practice(session, int(current_app.config["PRACTICE_KEEP_DAYS"]))
+    click.echo(f"Deleted {count} practice fill(s).")
+
+
 @main.command("demo")
 @with_appcontext
 def demo_command() -> None:

@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "EXTRA_PLUGINS": [],  # (object, name) pairs; used by tests
     "TRACE_HOOKS": False,
     "SESSION_TIMEOUT_MINUTES": 30,
+    # Practice fills (no person, no round) are deleted this many days after their last change.
+    "PRACTICE_KEEP_DAYS": 7,
     "BABEL_DEFAULT_LOCALE": "da",
     "LANGUAGES": ["da", "en"],
     # A tablet form may stay open for a long time; the token lives as long as the session.

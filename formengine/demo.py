@@ -43,8 +43,8 @@ def load_demo(session: Session, registry: PluginRegistry, *, cases: bool = False
               today: date | None = None) -> str:
     """Create what is missing; running it twice changes nothing.
 
-    With ``cases`` the municipalities also get every installed instrument
-    enabled, the default plan, about ten families (DEMO-A-01…, DEMO-B-01…)
+    Every installed instrument is enabled in both municipalities. With ``cases``
+    they also get the default plan, about ten families (DEMO-A-01…, DEMO-B-01…)
     with consent, and answered measurements up to ``today``.
     """
     municipalities = {}
@@ -67,6 +67,16 @@ def load_demo(session: Session, registry: PluginRegistry, *, cases: bool = False
                 municipality_id=municipalities[municipality_name].id if municipality_name else None,
             ))
     session.flush()
+    # Every installed instrument is enabled in the demo municipalities, so any can be practised.
+    from formengine import catalogue
+
+    for municipality in municipalities.values():
+        team = session.scalar(select(User).where(User.municipality_id == municipality.id,
+                                                 User.role == ROLE_TEAM_MEMBER).order_by(User.id))
+        enabled = catalogue.enabled_ids(session, municipality.id)
+        for instrument in registry.sorted_instruments():
+            if instrument.id not in enabled:
+                catalogue.set_enabled(session, registry, municipality, instrument.id, True, user=team)
     summary = ""
     if cases:
         summary = " " + _load_cases(session, registry, municipalities, today or date.today())
@@ -116,10 +126,6 @@ def _load_cases(session: Session, registry: PluginRegistry, municipalities: dict
         municipality = municipalities[name]
         team = session.scalar(select(User).where(User.municipality_id == municipality.id,
                                                  User.role == ROLE_TEAM_MEMBER).order_by(User.id))
-        enabled = catalogue.enabled_ids(session, municipality.id)
-        for instrument in registry.sorted_instruments():
-            if instrument.id not in enabled:
-                catalogue.set_enabled(session, registry, municipality, instrument.id, True, user=team)
         if not (municipality.settings or {}).get("rounds_start"):
             municipality.settings = {**(municipality.settings or {}),
                                      "rounds_start": _months_before(today, 18).isoformat()}

@@ -16,9 +16,10 @@ from formengine.cli import main
 from formengine.db import get_db
 from formengine.exports.dataset import ExportRequest
 from formengine.exports.service import build_export
-from formengine.models import Response, Score
+from formengine.models import Municipality, Response, Score
 from formengine.registry import get_registry
 from tests.conftest import csrf_token
+from tests.test_reports import World
 
 SECRET = "Mit barn græder hver nat"  # an answer that must never reach the log
 
@@ -108,6 +109,15 @@ def test_exports_carry_the_scoring_failed_state(app, login_as):
     _submit(client, {"q1": "1"})
     _submit(client, {"q1": "0"})
     with get_db(app).session() as session:
+        # the whole-form page stores practice fills (no person, no round), which are never
+        # exported: file these two under a person's measurement, as a planned one would be
+        world = World(session, get_registry(app))
+        responses = list(session.scalars(select(Response)))
+        family = world.family(session.get(Municipality, responses[0].municipality_id), "SAG-X")
+        person, wave = world.person(family), world.wave(family, 1)
+        for response in responses:
+            response.person_id, response.about_person_id, response.wave_id = person.id, person.id, wave.id
+        session.flush()
         export = build_export(session, get_registry(app), ExportRequest(instrument_ids=("raiser_form",)),
                               layout="long", fmt="csv")
         text = "".join(c if isinstance(c, str) else c.decode() for c in export.chunks)

@@ -48,6 +48,7 @@ from formengine.models import (
     Wave,
 )
 from formengine.plugins import PluginRegistry
+from formengine.practice import not_practice
 from formengine.reports.data import age_on
 
 BATCH = 2000
@@ -286,7 +287,7 @@ def iter_long_rows(session: Session, instrument: Instrument, request: ExportRequ
         .outerjoin(Family, Family.id == Wave.family_id)
         .outerjoin(respondent, respondent.id == Response.person_id)
         .outerjoin(subject, subject.id == Response.about_person_id)
-        .where(Response.instrument_id == instrument.id, Response.status == "submitted")
+        .where(Response.instrument_id == instrument.id, Response.status == "submitted", not_practice())
         .order_by(Response.id),
         request,
     )

@@ -21,6 +21,7 @@ from formengine.exports.dataset import ExportRequest
 from formengine.exports.pseudonyms import Pseudonymiser
 from formengine.instruments import Instrument, text
 from formengine.models import Person, Response
+from formengine.practice import not_practice
 
 BASE = "urn:formengine"
 ITEM_TYPES = {"choice": "choice", "text": "text", "boolean": "boolean", "date": "date", "group": "group"}
@@ -149,7 +150,7 @@ def ndjson(session: Session, instruments: list[Instrument], request: ExportReque
                Response.municipality_id, Response.person_id, respondent.name, Response.answers,
                Response.submitted_at)
         .outerjoin(respondent, respondent.id == Response.person_id)
-        .where(Response.status == "submitted", Response.instrument_id.in_(list(by_id)),
+        .where(Response.status == "submitted", not_practice(), Response.instrument_id.in_(list(by_id)),
                Response.municipality_id.is_not(None))
         .order_by(Response.id)
     )

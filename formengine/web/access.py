@@ -15,11 +15,14 @@ from typing import Any
 
 from flask import abort, current_app, session
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import Select, select
 
 from formengine.db import db_session
 from formengine.models import Family, Municipality, Person, Response, Wave
+from formengine.practice import practice_instruments, purge_practice
+from formengine.registry import get_registry
 from formengine.web import params
 
 
@@ -116,6 +119,22 @@ def municipality_scope(source: Any = None) -> tuple[int, ...] | None:
     if db_session().get(Municipality, municipality_id) is None:
         abort(404)
     return (municipality_id,)
+
+
+def require_practice_allowed(instrument_id: str) -> None:
+    """403 unless the user's municipality has enabled ``instrument_id``; tidies old practice fills.
+
+    Practice fills and whole-form submissions (no person, no round) are only for
+    enabled instruments. Each start also deletes the municipality's practice
+    fills older than ``PRACTICE_KEEP_DAYS`` (``formengine purge-practice`` does
+    it for every municipality).
+    """
+    session = db_session()
+    allowed = practice_instruments(session, get_registry(), current_user.municipality_id)
+    if instrument_id not in allowed:
+        abort(403, _("This instrument is not enabled for your municipality."))
+    purge_practice(session, int(current_app.config["PRACTICE_KEEP_DAYS"]),
+                   municipality_id=current_user.municipality_id)
 
 
 # -- scoped lookups ------------------------------------------------------------------

@@ -147,7 +147,8 @@ def _plan_page(municipality: Municipality, rule_form: RuleForm | None = None,
     available = available_ids(session, registry, municipality.id)
     schedule = schedule_for(municipality)
     rule_form = rule_form or RuleForm(formdata=None)
-    rule_form.instrument_id.choices = [(i.id, i.id) for i in registry.sorted_instruments()]
+    # the plan offers only what the municipality has enabled (and is installed)
+    rule_form.instrument_id.choices = [(i, i) for i in sorted(available)]
     schedule_form = schedule_form or ScheduleForm(formdata=None, tolerance_weeks=schedule.tolerance_weeks,
                                                   interval_months=schedule.interval_months)
     return render_template("admin/plan.html", municipality=municipality, rows=rows, available=available,
@@ -171,7 +172,8 @@ def add_plan_rule():
     if municipality is None:
         abort(404)
     form = RuleForm()
-    form.instrument_id.choices = [(i.id, i.id) for i in get_registry().sorted_instruments()]
+    form.instrument_id.choices = [
+        (i, i) for i in sorted(available_ids(db_session(), get_registry(), municipality.id))]
     if not form.validate_on_submit():
         problems = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in form.errors.items())
         return _plan_page(municipality, rule_form=form, error=problems, status=400)

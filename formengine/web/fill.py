@@ -36,7 +36,7 @@ from formengine.registry import get_registry
 from formengine.responses import start_draft
 from formengine.scoring_context import scoring_context
 from formengine.web import handover
-from formengine.web.access import response_or_404, scope, ui_lang
+from formengine.web.access import require_practice_allowed, response_or_404, scope, ui_lang
 from formengine.web.handover import after_submit_url, in_handover
 from formengine.web.hx import redirect_to, vary_on_htmx
 
@@ -77,6 +77,7 @@ def start(instrument_id: str):
         abort(404)
     lang = ui_lang()
     dbs = db_session()
+    require_practice_allowed(instrument.id)
     response = start_draft(
         dbs, instrument,
         municipality_id=current_user.municipality_id,

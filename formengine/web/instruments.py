@@ -11,6 +11,7 @@ from formengine.alerts import notify
 from formengine.db import db_session
 from formengine.forms import build_form_class, form_answers
 from formengine.instruments import AnswerError, AnswerRefused
+from formengine.practice import practice_instruments
 from formengine.registry import get_registry
 from formengine.responses import submit_new_response
 from formengine.scoring_context import scoring_context
@@ -24,7 +25,11 @@ bp = Blueprint("instruments", __name__)
 @bp.route("/")
 @login_required
 def index():
-    return render_template("instruments/index.html", instruments=get_registry().sorted_instruments())
+    registry = get_registry()
+    allowed = practice_instruments(db_session(), registry, current_user.municipality_id)
+    # practice fills only for what the municipality has enabled
+    return render_template("instruments/index.html", instruments=registry.sorted_instruments(),
+                           practice=allowed)
 
 
 @bp.route("/instruments/<instrument_id>", methods=["GET", "POST"])
