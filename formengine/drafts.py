@@ -225,7 +225,7 @@ def submit_draft(session: Session, response: Response, instrument: Instrument, e
         _write(session, response, expected_version, answers, declined, **extra)
     except DraftClosed:
         return SubmitOutcome(response, already=True)
-    store_score(session, response, instrument, result, context.options if context else None)
+    store_score(session, response, instrument, result, context)
     return SubmitOutcome(response, cleared=cleared)
 
 

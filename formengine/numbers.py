@@ -11,7 +11,7 @@ def format_figure(value: float | None, digits: int = 1, locale: str = "da") -> s
     """Round half up to ``digits`` decimals and format with the locale's marks; ``None`` is a dash."""
     if value is None:
         return "–"
-    rounded = round_half_up(value, digits) if value >= 0 else -round_half_up(-value, digits)
+    rounded = round_half_up(value, digits)  # half away from zero, negatives too
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
     return format_decimal(rounded, format=pattern, locale=locale)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,23 +14,44 @@ from formengine.instruments import Instrument, ScoreResult, ScoringContext
 from formengine.models import Response, Score, utcnow
 
 
+def context_key(context: ScoringContext | None) -> str:
+    """A short fingerprint of what scoring saw besides the answers (norm pack and options).
+
+    Two scorings with the same scoring version and context key give the same
+    result, so rescoring can skip a response whose current score has both.
+    """
+    if context is None:
+        context = ScoringContext()
+    data = {"norms": context.norms, "options": dict(context.options)}
+    encoded = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()[:16]
+
+
 def store_score(session: Session, response: Response, instrument: Instrument, result: ScoreResult,
-                options: Mapping[str, Any] | None = None) -> Score:
+                context: ScoringContext | None = None) -> Score:
     """Record ``result`` for ``response`` under the instrument's current scoring version.
 
-    ``options`` are the settings scoring saw (``ScoringContext.options``), kept with the score.
-    A result whose ``error`` is set records that the plugin failed ("scoring failed").
+    A new row is added and becomes the current score; earlier rows stay as
+    history. Only when the current row already has this scoring version and
+    context (a repeated submit) is it updated in place. The row keeps the
+    settings scoring saw (``context.options``); a result whose ``error`` is set
+    records that the plugin failed ("scoring failed").
     Alert flags of a submitted response are recorded as open alerts (see :mod:`formengine.alerts`).
     """
-    existing = next((s for s in response.scores if s.scoring_version == instrument.scoring_version), None)
-    score = existing or Score(response=response, scoring_version=instrument.scoring_version)
+    key = context_key(context)
+    current = response.current_score
+    if current is not None and (current.scoring_version, current.context_key) == (
+            instrument.scoring_version, key):
+        score = current
+    else:
+        score = Score(response=response, scoring_version=instrument.scoring_version, context_key=key)
     score.instrument_version = response.instrument_version
     score.valid = result.valid
     score.scores = dict(result.scores)
     score.bands = dict(result.bands)
     score.flags = [f.to_dict() for f in result.flags]
     score.error = result.error
-    score.options = dict(options or {})
+    score.options = dict(context.options) if context is not None else {}
     score.computed_at = utcnow()
     session.add(score)
     raise_alerts(session, response, result)
@@ -42,7 +65,7 @@ def rescore(session: Session, response: Response, instrument: Instrument,
     A raising plugin gives a "scoring failed" score (see :meth:`Instrument.score_guarded`).
     """
     result = instrument.score_guarded(response.answers, context)
-    return store_score(session, response, instrument, result, context.options if context else None)
+    return store_score(session, response, instrument, result, context)
 
 
 def subject_of(person_id: int | None, about_person_id: int | None) -> int | None:
@@ -85,7 +108,7 @@ def submit_new_response(
     )
     response.submitted_at = response.created_at
     session.add(response)
-    store_score(session, response, instrument, result, context.options if context else None)
+    store_score(session, response, instrument, result, context)
     return response
 
 

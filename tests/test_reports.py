@@ -302,14 +302,18 @@ def test_report_rules_newest_valid_score_filters_and_wave_words(rapp):
         enrolled = Filters(enrolled_from=date(2024, 2, 1), enrolled_to=date(2024, 3, 31))
         assert progression_report(session, instrument, "total", 1, 2, enrolled).stats.n == 2
 
-        # a score stored later by another scoring version does not replace the current version's
-        session.add(Score(response_id=redo.id, scoring_version="0", instrument_version="1.0", valid=True,
-                          scores={"total": 99}, bands={}, flags=[]))
+        assert r.scoring_versions == ["1"]
+        # a score row added later (as rescoring adds one) is the current score, and the report
+        # says that it combines two scoring versions
+        session.add(Score(response_id=redo.id, scoring_version="2", instrument_version="1.0", valid=True,
+                          scores={"total": 8}, bands={"total": "mid"}, flags=[]))
         session.flush()
+        session.expire(redo)
         again = progression_report(session, instrument, "total", 1, 2)
-        assert again.stats.mean_change == r.stats.mean_change
+        assert again.stats.mean_change == pytest.approx(((8 - 2) + (9 - 14) + 0 + (4 - 10)) / 4)
+        assert again.scoring_versions == ["1", "2"] and again.summary()["scoring_versions"] == ["1", "2"]
         # an invalid current score takes the response out of the report
-        redo.scores[0].valid = False
+        redo.current_score.valid = False
         session.flush()
         assert progression_report(session, instrument, "total", 1, 2).stats.n == 4  # g0 falls back to 10
 

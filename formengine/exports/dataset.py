@@ -17,14 +17,15 @@ exported.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, Text, func, select, type_coerce
+from sqlalchemy import Select, Text, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
+from formengine.current_score import current_rows, current_score_id
 from formengine.exports.layout import (
     DECLINED,
     DECLINED_TEXT,
@@ -52,6 +53,8 @@ from formengine.practice import not_practice
 from formengine.reports.data import age_on
 
 BATCH = 2000
+# wide layout: <instrument>_scoring_version_<wave> says which scoring version produced that wave's scores
+SCORING_VERSION_SUFFIX = "scoring_version"
 
 
 def _t(da: str, en: str) -> dict[str, str]:
@@ -138,7 +141,9 @@ def long_columns(instrument: Instrument, identifiable: bool = False) -> list[Col
                _labels(KIND_LABELS, WAVE_KINDS)),
         Column("instrument", _t("Instrument", "Instrument"), "string"),
         Column("instrument_version", _t("Instrumentversion", "Instrument version"), "string"),
-        Column("scoring_version", _t("Scoringsversion", "Scoring version"), "string"),
+        Column("scoring_version", _t("Scoringsversion (den der beregnede rækkens scorer)",
+                                     "Scoring version (the one that computed the row's scores)"), "string",
+               scoring_version=sv),
         Column("mode", _t("Besvarelsesform", "Mode of administration"), "string",
                _labels(MODE_LABELS, MODES)),
         Column("language", _t("Sprog", "Language"), "string"),
@@ -242,18 +247,8 @@ class _Decoded:
         return found
 
 
-def newest_score_id(current_version: str) -> Any:
-    """SQL for a response's newest score: the current scoring version's, else the latest computed."""
-    newer = aliased(Score)
-    current = (select(newer.id).where(newer.response_id == Response.id,
-                                      newer.scoring_version == current_version)
-               .order_by(newer.id.desc()).limit(1).scalar_subquery())
-    latest = select(func.max(newer.id)).where(newer.response_id == Response.id).scalar_subquery()
-    return func.coalesce(current, latest)
-
-
 def iter_long_rows(session: Session, instrument: Instrument, request: ExportRequest) -> Iterator[list[Any]]:
-    """The long layout's rows for one instrument (submitted responses, newest scoring), streamed.
+    """The long layout's rows for one instrument (submitted responses, current scores), streamed.
 
     Runs on the session's connection without the ORM (and reads JSON columns
     as text) so that 100,000 rows stream quickly in constant memory.
@@ -281,7 +276,7 @@ def iter_long_rows(session: Session, instrument: Instrument, request: ExportRequ
             type_coerce(Score.flags, Text),
         )
         .select_from(Response)
-        .join(Score, Score.id == newest_score_id(instrument.scoring_version))
+        .join(Score, Score.id == current_score_id())
         .join(Municipality, Municipality.id == Response.municipality_id)
         .outerjoin(Wave, Wave.id == Response.wave_id)
         .outerjoin(Family, Family.id == Wave.family_id)
@@ -366,6 +361,14 @@ def wide_columns(session: Session, registry: PluginRegistry, request: ExportRequ
                        f"{instrument.definition.title('en')}: {spec['label']['en']}, {when['en']}"),
                     "number", missing=MISSING_SCORE, instrument_version=instrument.version,
                     scoring_version=instrument.scoring_version, measure="scale"))
+        for _order, suffix in sorted(suffixes[instrument_id]):
+            columns.append(Column(
+                f"{instrument_id}_{SCORING_VERSION_SUFFIX}_{suffix}",
+                _t(f"{instrument.definition.title('da')}: scoringsversion bag scorerne, måling {suffix[1:]}",
+                   f"{instrument.definition.title('en')}: scoring version behind the scores, "
+                   f"measurement {suffix[1:]}"),
+                "string", missing=MISSING_SCORE, instrument_version=instrument.version,
+                scoring_version=instrument.scoring_version))
     return columns
 
 
@@ -374,7 +377,6 @@ def iter_wide_rows(session: Session, registry: PluginRegistry, request: ExportRe
     """One row per respondent (and subject), streamed: person by person from one ordered query."""
     index = {c.name: i for i, c in enumerate(columns)}
     first_score = next((i for i, c in enumerate(columns) if c.name not in _ID_NAMES), len(columns))
-    versions = {i: registry.get(i).scoring_version for i in request.instrument_ids if registry.get(i)}
     respondent, subject = aliased(Person), aliased(Person)
     stmt = _scope(
         select(
@@ -399,10 +401,10 @@ def iter_wide_rows(session: Session, registry: PluginRegistry, request: ExportRe
     first_seen: date | None = None
     birth: date | None = None
     result = session.execute(stmt.execution_options(yield_per=BATCH))
-    # newest score per response: rows of one response are adjacent, the current version wins
-    for raw in _newest(result, lambda r: versions.get(r[2])):
-        (rid, _sv, instrument_id, mid, mname, family_id, case_ref, pid, pname, about_id, about_name,
-         role, sex, birth_date, number, kind, submitted, valid, values) = raw
+    # rows of one response are adjacent, ordered by score id: keep the current score's row
+    for raw in current_rows(result, response_of=lambda r: r[0]):
+        (rid, scoring_version, instrument_id, mid, mname, family_id, case_ref, pid, pname, about_id,
+         about_name, role, sex, birth_date, number, kind, submitted, valid, values) = raw
         key = (pid, about_id)
         if key != current_key:
             if current_key is not None:
@@ -425,6 +427,9 @@ def iter_wide_rows(session: Session, registry: PluginRegistry, request: ExportRe
             position = index.get(f"{instrument_id}_{name}_{suffix}")
             if position is not None:
                 row[position] = value  # later responses in the same wave overwrite earlier ones
+        position = index.get(f"{instrument_id}_{SCORING_VERSION_SUFFIX}_{suffix}")
+        if position is not None:
+            row[position] = scoring_version
     if current_key is not None:
         yield _finish(row, pseudo is None, first_seen, birth)
 
@@ -436,21 +441,6 @@ def _finish(row: list[Any], identifiable: bool, first_seen: date | None, birth: 
     if not identifiable:
         row[6] = age_on(birth, first_seen) if first_seen else None
     return row
-
-
-def _newest(rows: Iterable[Any], wanted: Callable[[Any], str | None]) -> Iterator[Any]:
-    """Rows are (response id, scoring version, ...), ordered so a response's rows are adjacent;
-    keep one row per response: the wanted (current) scoring version, else the newest score."""
-    group: list[Any] = []
-    for row in rows:
-        if group and group[0][0] != row[0]:
-            version = wanted(group[0])
-            yield next((r for r in group if r[1] == version), group[-1])
-            group = []
-        group.append(row)
-    if group:
-        version = wanted(group[0])
-        yield next((r for r in group if r[1] == version), group[-1])
 
 
 def codebook_rows(columns: list[Column]) -> Iterator[list[Any]]:

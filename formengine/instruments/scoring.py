@@ -15,15 +15,30 @@ from typing import Any
 
 
 def round_half_up(value: float, ndigits: int = 0) -> float | int:
-    """Round half away from zero for positive scores: ``floor(x + 0.5)``.
+    """Round half away from zero, as a person rounds a score: 2.5 -> 3, -2.5 -> -3, -0.25 -> -0.3 (1 digit).
 
     Python's ``round()`` rounds half to even (2.5 -> 2), which silently shifts
-    questionnaire scores. With ``ndigits == 0`` an ``int`` is returned;
-    otherwise a float rounded half up at that many decimals (via Decimal, so
-    2.675 -> 2.68 as a person would expect, not 2.67).
+    questionnaire scores. The number rounded is the float's shortest decimal
+    form (``repr``), so 2.675 -> 2.68 at two digits, as a person reading
+    "2.675" expects, and 0.49999999999999994 -> 0 (it is below one half).
+    This equals ``decimal``'s ``ROUND_HALF_UP`` on ``Decimal(repr(value))``.
+    With ``ndigits == 0`` an ``int`` is returned, otherwise a float. NaN and
+    infinities raise ``ValueError``.
     """
     if ndigits == 0:
-        return int(math.floor(value + 0.5))
+        if isinstance(value, int):
+            return value
+        if not math.isfinite(value):
+            raise ValueError(f"cannot round {value!r}")
+        # Exact in binary floating point: floor and the fraction lose nothing, and
+        # a float is exactly k + 0.5 exactly when its shortest decimal form is.
+        magnitude = abs(value)
+        whole = math.floor(magnitude)
+        if magnitude - whole >= 0.5:
+            whole += 1
+        return -whole if value < 0 else whole
+    if not math.isfinite(value):
+        raise ValueError(f"cannot round {value!r}")
     quantum = Decimal(1).scaleb(-ndigits)
     return float(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
 

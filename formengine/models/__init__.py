@@ -14,6 +14,7 @@ from formengine.models.people import (
     User,
 )
 from formengine.models.plugin_settings import PluginSettingValue
+from formengine.models.rescoring import RescoreRun
 from formengine.models.responses import MODES, Response, Score
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Person",
     "PlanRule",
     "PluginSettingValue",
+    "RescoreRun",
     "Response",
     "Score",
     "User",

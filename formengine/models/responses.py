@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from formengine.models.base import Base, JSONType, UTCDateTime, utcnow
@@ -58,14 +58,20 @@ class Response(Base):
 
     @property
     def current_score(self) -> Score | None:
-        return self.scores[-1] if self.scores else None
+        """The score every reader shows (see :mod:`formengine.current_score`)."""
+        from formengine.current_score import current_of
+
+        return current_of(self.scores)
 
 
 class Score(Base):
-    """One scoring of a response by one scoring version; recomputable from the answers."""
+    """One scoring of a response; recomputable from the answers.
+
+    Rows are added, never replaced, when a response is rescored, so the
+    history of every number stays; the newest row is the current score.
+    """
 
     __tablename__ = "score"
-    __table_args__ = (UniqueConstraint("response_id", "scoring_version"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("response.id"), index=True)
@@ -82,5 +88,10 @@ class Score(Base):
     # The municipality's plugin settings scoring saw (ScoringContext.options).
     options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What else the scoring saw (norm pack, options), as a short fingerprint: rescoring
+    # skips a response whose current score already has the current version and context.
+    context_key: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The rescoring run that added this row (None: scored when submitted or imported).
+    rescore_run_id: Mapped[int | None] = mapped_column(ForeignKey("rescore_run.id"), nullable=True)
 
     response: Mapped[Response] = relationship(back_populates="scores")

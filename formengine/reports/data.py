@@ -8,7 +8,6 @@ computed score.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
+from formengine.current_score import current_rows
 from formengine.models import Family, Person, Response, Score, Wave
 
 # Age bands offered by the reports' filters (inclusive years); a band is "lo-hi" or "lo+".
@@ -95,23 +95,7 @@ class Observation:
     band: str | None
     age: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def newest_scores(rows: Iterable[Any], current_version: str | None) -> Iterator[Any]:
-    """From rows ``(Response, Score, ...)`` ordered by response id then score id, keep each
-    response's row with its newest score."""
-    group: list[Any] = []
-    for row in rows:
-        if group and group[0][0].id != row[0].id:
-            yield _pick(group, current_version)
-            group = []
-        group.append(row)
-    if group:
-        yield _pick(group, current_version)
-
-
-def _pick(group: list[Any], current_version: str | None) -> Any:
-    return next((r for r in group if r[1].scoring_version == current_version), group[-1])
+    scoring_version: str = ""
 
 
 def _base_statement(instrument_id: str, filters: Filters) -> Select:
@@ -144,9 +128,8 @@ def observations(
     instrument_id: str,
     score_name: str,
     filters: Filters = EVERYONE,
-    current_version: str | None = None,
 ) -> list[Observation]:
-    """Every valid value of ``score_name`` of ``instrument_id``, newest scoring version only.
+    """Every valid value of ``score_name`` of ``instrument_id`` from each response's current score.
 
     The age filter is left to the caller (it applies at a chosen wave); each
     observation carries the respondent's age at the time of answering.
@@ -154,7 +137,7 @@ def observations(
     stmt = _base_statement(instrument_id, filters)
     rows = session.execute(stmt.execution_options(yield_per=1000))
     out: list[Observation] = []
-    for row in newest_scores(rows, current_version):
+    for row in current_rows(rows):
         response, score, wave, _role, _sex, birth_date = row
         if not score.valid:
             continue
@@ -178,5 +161,6 @@ def observations(
             value=float(value),
             band=(score.bands or {}).get(score_name),
             age=age_on(birth_date, when),
+            scoring_version=score.scoring_version,
         ))
     return out

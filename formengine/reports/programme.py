@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from formengine.current_score import current_rows, scoring_versions_note
 from formengine.instruments import Instrument, text
 from formengine.models import Municipality, Person, Response, Score, Wave
 from formengine.plugins import PluginRegistry
-from formengine.reports.data import EVERYONE, Filters, age_on, newest_scores
+from formengine.reports.data import EVERYONE, Filters, age_on
 from formengine.reports.stats import mean
 
 YES_NO = ((True, {"da": "Ja", "en": "Yes"}), (False, {"da": "Nej", "en": "No"}))
@@ -140,10 +141,11 @@ class IndexRow:
     wave_number: int
     n: int
     means: dict[str, float | None]
+    scoring_versions: list[str] = field(default_factory=list)
 
 
 def index_table(session: Session, instrument: Instrument, filters: Filters = EVERYONE) -> list[IndexRow]:
-    """Mean of each declared score per municipality per round, valid newest scores only."""
+    """Mean of each declared score per municipality per round, from valid current scores only."""
     stmt = (
         select(Response, Score, Wave.number)
         .join(Score, Score.response_id == Response.id)
@@ -155,18 +157,21 @@ def index_table(session: Session, instrument: Instrument, filters: Filters = EVE
         stmt = stmt.where(Response.municipality_id.in_(filters.municipality_ids))
     values: dict[tuple[int, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     counts: dict[tuple[int, int], int] = defaultdict(int)
-    for response, score, number in newest_scores(session.execute(stmt), instrument.scoring_version):
+    versions: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for response, score, number in current_rows(session.execute(stmt)):
         if not score.valid:
             continue
         key = (response.municipality_id, number)
         counts[key] += 1
+        versions[key].add(score.scoring_version)
         for name in instrument.definition.score_names:
             value = (score.scores or {}).get(name)
             if value is not None:
                 values[key][name].append(float(value))
     names = dict(session.execute(select(Municipality.id, Municipality.name)).all())
     rows = [IndexRow(m, names.get(m, str(m)), n, counts[(m, n)],
-                     {name: mean(values[(m, n)].get(name, [])) for name in instrument.definition.score_names})
+                     {name: mean(values[(m, n)].get(name, [])) for name in instrument.definition.score_names},
+                     scoring_versions_note(versions[(m, n)]))
             for (m, n) in counts]
     rows.sort(key=lambda r: (r.municipality, r.wave_number))
     return rows

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from formengine.current_score import scoring_versions_note
 from formengine.instruments import Instrument
 from formengine.reports.data import EVERYONE, Filters, Observation, observations
 from formengine.reports.stats import PairedStats, paired_stats
@@ -103,6 +104,11 @@ class ProgressionReport:
     directions: dict[str, int] = field(default_factory=dict)
 
     @property
+    def scoring_versions(self) -> list[str]:
+        """The scoring versions that produced the paired values (a note when more than one)."""
+        return scoring_versions_note(o.scoring_version for pair in self.pairs for o in pair)
+
+    @property
     def has_bands(self) -> bool:
         return bool(self.band_order)
 
@@ -132,6 +138,7 @@ class ProgressionReport:
             "sd_change": s.sd_change,
             "ci95": list(s.ci95) if s.ci95 else None,
             "effect_size": s.effect_size,
+            "scoring_versions": self.scoring_versions,
         }
 
     def to_dict(self, min_group: int = DEFAULT_MIN_GROUP) -> dict[str, Any]:
@@ -173,7 +180,7 @@ def progression_report(
     """
     spec = score_spec(instrument, score_name)
     start, end = parse_wave(from_wave), parse_wave(to_wave)
-    rows = observations(session, instrument.id, score_name, filters, instrument.scoring_version)
+    rows = observations(session, instrument.id, score_name, filters)
     series: dict[tuple[Any, ...], list[Observation]] = defaultdict(list)
     for obs in rows:
         series[obs.key].append(obs)

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from formengine.current_score import current_rows, scoring_versions_note
 from formengine.models import Response, Score, Wave
 from formengine.plugins import PluginRegistry
-from formengine.reports.data import newest_scores
 from formengine.reports.progression import change_direction
 
 
@@ -26,6 +26,7 @@ class TimelinePoint:
     value: float | None
     band: str | None
     valid: bool
+    scoring_version: str = ""
     change_previous: float | None = None
     change_first: float | None = None
     direction_previous: str | None = None
@@ -42,6 +43,11 @@ class TimelineSeries:
     person_id: int | None
     about_person_id: int | None
     points: list[TimelinePoint] = field(default_factory=list)
+
+    @property
+    def scoring_versions(self) -> list[str]:
+        """The scoring versions behind the points (a page notes them when there is more than one)."""
+        return scoring_versions_note(p.scoring_version for p in self.points)
 
     @property
     def meaningful_change(self) -> float | None:
@@ -72,7 +78,7 @@ def person_timeline(session: Session, registry: PluginRegistry, person_id: int) 
             continue
         # latest response per (respondent, subject, wave)
         latest: dict[tuple[Any, ...], tuple[Response, Score, Wave]] = {}
-        for response, score, wave in newest_scores(by_instrument[instrument_id], instrument.scoring_version):
+        for response, score, wave in current_rows(by_instrument[instrument_id]):
             key = (response.person_id, response.about_person_id, wave.number)
             when = response.submitted_at or response.created_at
             if key not in latest or when >= (latest[key][0].submitted_at or latest[key][0].created_at):
@@ -100,7 +106,7 @@ def _series(instrument_id: str, spec: dict[str, Any], respondent: int | None, ab
             wave_number=wave.number, wave_kind=wave.kind,
             measured_on=(response.submitted_at or response.created_at).date(),
             value=value, band=(score.bands or {}).get(name) if value is not None else None,
-            valid=score.valid,
+            valid=score.valid, scoring_version=score.scoring_version,
         )
         if value is not None:
             if previous is not None:

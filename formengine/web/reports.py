@@ -18,6 +18,7 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from formengine.audit import record
+from formengine.current_score import scoring_versions_note
 from formengine.db import db_session
 from formengine.instruments import text
 from formengine.models import PERSON_ROLES, SEXES, Family, Person
@@ -202,6 +203,8 @@ def timeline(person_id: int):
         numbers = sorted({(p.wave_number, p.wave_kind) for s in group["series"] for p in s.points})
         waves = [(n, _("Closing") if kind == "closing" else str(n)) for n, kind in numbers]
         group["waves"] = waves
+        group["scoring_versions"] = scoring_versions_note(
+            v for s in group["series"] for v in s.scoring_versions)
         title = group["instrument"].definition.title(lang)
         group["chart"] = data_uri(timeline_chart(
             group["series"], title, waves, [text(s.spec["label"], lang) for s in group["series"]]))
