@@ -336,3 +336,8 @@ def report_progression_command(instrument_id: str, score_name: str, from_wave: s
 from formengine.admin_cli import admin_group  # noqa: E402 - registered after the core commands
 
 main.add_command(admin_group)
+
+from formengine.rescore_cli import rescore_command, worker_command  # noqa: E402
+
+main.add_command(rescore_command)
+main.add_command(worker_command)

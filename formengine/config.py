@@ -18,6 +18,10 @@ DEFAULTS: dict[str, Any] = {
     "LOAD_ENTRY_POINTS": True,
     "EXTRA_PLUGINS": [],  # (object, name) pairs; used by tests
     "TRACE_HOOKS": False,
+    # Background jobs (formengine.jobs): "auto" picks huey's SQLite storage for an SQLite
+    # database and its SQL storage for PostgreSQL ("immediate" under TESTING).
+    "JOBS_BACKEND": "auto",
+    "JOBS_DATABASE_URL": None,  # default: DATABASE_URL
     "SESSION_TIMEOUT_MINUTES": 30,
     # Practice fills (no person, no round) are deleted this many days after their last change.
     "PRACTICE_KEEP_DAYS": 7,

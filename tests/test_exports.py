@@ -171,6 +171,7 @@ def test_spss_sav_has_variable_and_value_labels(data, tmp_path):
 
 
 def test_fhir_resources_validate_as_r4(data):
+    from fhir.resources.R4B.observation import Observation
     from fhir.resources.R4B.questionnaire import Questionnaire
     from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
@@ -185,6 +186,14 @@ def test_fhir_resources_validate_as_r4(data):
         Questionnaire.model_validate(resource)
     for resource in answers:
         QuestionnaireResponse.model_validate(resource)
+    # each scored response's current score, derived from it and naming the scoring version
+    observations = [r for r in resources if r["resourceType"] == "Observation"]
+    assert len(observations) == len(answers)
+    for resource in observations:
+        Observation.model_validate(resource)
+    assert {o["derivedFrom"][0]["reference"] for o in observations} == {
+        f"QuestionnaireResponse/{a['id']}" for a in answers}
+    assert all(o["method"]["coding"][0]["code"] == "1" for o in observations)
     who5 = next(q for q in questionnaires if q["url"].endswith(":who5"))
     assert who5["item"][0]["answerOption"][5]["valueCoding"]["code"] == "5"
     mother = pseudonym(ids["a_key"], "person", ids["mother"])

@@ -27,6 +27,7 @@ from formengine.models import (
     Municipality,
     Person,
     PlanRule,
+    RescoreRun,
     Response,
     User,
     Wave,
@@ -37,7 +38,7 @@ from tests.conftest import csrf_token, login
 
 # URL parameters that name a municipality's record, and how to find one for a municipality.
 SCOPED = ("family_id", "person_id", "consent_id", "wave_id", "rule_id", "response_uuid", "user_id",
-          "alert_id")
+          "alert_id", "run_id")
 # URL parameters that name nothing municipality-specific.
 UNSCOPED = {"instrument_id": "who5", "filename": "formengine.css"}
 # Endpoints deliberately left out, with the reason.
@@ -75,6 +76,9 @@ def records(app, municipality_name: str) -> dict[str, list]:
                       person_id=person.id, instrument_id=submitted.instrument_id,
                       code="separation_check", message="Follow up.")
         s.add(alert)
+        run = RescoreRun(instruments=["who5"], municipality_id=m.id, dry_run=True, status="done",
+                         summary={"examined": 1, "unchanged": 1})
+        s.add(run)
         s.flush()
         return {
             "municipality": m.id, "names": names,
@@ -82,6 +86,7 @@ def records(app, municipality_name: str) -> dict[str, list]:
             "wave_id": [family_wave.id] + ([round_wave.id] if round_wave else []),
             "rule_id": [rule.id], "response_uuid": [submitted.uuid, draft.uuid], "user_id": [team.id],
             "alert_id": [alert.id],
+            "run_id": [run.id],
         }
 
 

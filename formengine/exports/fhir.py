@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from formengine.current_score import current_score_id
 from formengine.exports.dataset import ExportRequest
 from formengine.exports.pseudonyms import Pseudonymiser
 from formengine.instruments import Instrument, text
-from formengine.models import Person, Response
+from formengine.models import Person, Response, Score
 from formengine.practice import not_practice
 
 BASE = "urn:formengine"
@@ -136,9 +137,65 @@ def questionnaire_response(instrument: Instrument, *, response_id: str, answers:
     return resource
 
 
+ABSENT = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "unknown",
+                      "display": "Unknown"}]}
+
+
+def score_observation(instrument: Instrument, *, response_id: str, scoring_version: str,
+                      scores: dict[str, Any], bands: dict[str, Any], valid: bool,
+                      authored: datetime | None, subject: str, subject_system: str,
+                      lang: str = "da") -> dict[str, Any]:
+    """The current score of a response as an Observation derived from its QuestionnaireResponse.
+
+    ``method`` names the scoring version that produced the numbers; each
+    declared score is a component (its band as the interpretation); a score
+    that could not be computed has a data-absent reason.
+    """
+    d = instrument.definition
+    components = []
+    for spec in d.scores:
+        name = spec["name"]
+        component: dict[str, Any] = {"code": {"coding": [{
+            "system": f"{BASE}:score:{instrument.id}", "code": name, "display": text(spec["label"], lang)}]}}
+        value = scores.get(name)
+        if value is None:
+            component["dataAbsentReason"] = ABSENT
+        else:
+            component["valueQuantity"] = {"value": value}
+        band = bands.get(name)
+        if band is not None:
+            label = (spec.get("bands") or {}).get(band)
+            component["interpretation"] = [{"coding": [{
+                "system": f"{BASE}:band:{instrument.id}:{name}", "code": str(band),
+                **({"display": text(label, lang)} if label else {})}]}]
+        components.append(component)
+    components.append({"code": {"coding": [{"system": f"{BASE}:score:{instrument.id}", "code": "valid",
+                                            "display": "valid scoring"}]}, "valueBoolean": bool(valid)})
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": resource_id(f"{response_id}-score"),
+        "status": "final",
+        "code": {"coding": [{"system": f"{BASE}:instrument", "code": instrument.id,
+                             "display": d.title(lang)}]},
+        "method": {"coding": [{"system": f"{BASE}:scoring-version:{instrument.id}", "code": scoring_version}],
+                   "text": f"{instrument.id} scoring version {scoring_version}"},
+        "derivedFrom": [{"reference": f"QuestionnaireResponse/{resource_id(response_id)}"}],
+        "component": components,
+    }
+    if authored is not None:
+        resource["effectiveDateTime"] = authored.isoformat()
+    if subject:
+        resource["subject"] = {"identifier": {"system": subject_system, "value": subject}}
+    return resource
+
+
 def ndjson(session: Session, instruments: list[Instrument], request: ExportRequest,
            lang: str = "da") -> Iterator[str]:
-    """Questionnaires, then every submitted response of the instruments, one JSON object per line."""
+    """Questionnaires, then every submitted response of the instruments, one JSON object per line.
+
+    Each response with scores is followed by an Observation of its current
+    score (see :mod:`formengine.current_score`), naming its scoring version.
+    """
     for instrument in instruments:
         yield json.dumps(questionnaire(instrument, lang), ensure_ascii=False) + "\n"
     pseudo = None if request.identifiable else Pseudonymiser(session)
@@ -148,19 +205,26 @@ def ndjson(session: Session, instruments: list[Instrument], request: ExportReque
     stmt = (
         select(Response.id, Response.uuid, Response.instrument_id, Response.instrument_version,
                Response.municipality_id, Response.person_id, respondent.name, Response.answers,
-               Response.submitted_at)
+               Response.submitted_at, Score.scoring_version, Score.valid, Score.scores, Score.bands)
         .outerjoin(respondent, respondent.id == Response.person_id)
+        .outerjoin(Score, Score.id == current_score_id())
         .where(Response.status == "submitted", not_practice(), Response.instrument_id.in_(list(by_id)),
                Response.municipality_id.is_not(None))
         .order_by(Response.id)
     )
     if request.municipality_ids is not None:
         stmt = stmt.where(Response.municipality_id.in_(request.municipality_ids))
-    for rid, uuid, iid, iversion, mid, pid, pname, answers, submitted in session.execute(
-            stmt.execution_options(yield_per=2000)):
+    for (rid, uuid, iid, iversion, mid, pid, pname, answers, submitted, sversion, valid, scores,
+         bands) in session.execute(stmt.execution_options(yield_per=2000)):
         subject = (pname or "") if pseudo is None else pseudo(mid, "person", pid)
         response_id = uuid if pseudo is None else pseudo(mid, "response", rid)
         yield json.dumps(questionnaire_response(
             by_id[iid], response_id=response_id, answers=answers or {}, authored=submitted,
             subject=subject, subject_system=system, instrument_version=iversion, lang=lang,
         ), ensure_ascii=False) + "\n"
+        if sversion is not None and by_id[iid].definition.scores:
+            yield json.dumps(score_observation(
+                by_id[iid], response_id=response_id, scoring_version=sversion, scores=scores or {},
+                bands=bands or {}, valid=bool(valid), authored=submitted, subject=subject,
+                subject_system=system, lang=lang,
+            ), ensure_ascii=False) + "\n"

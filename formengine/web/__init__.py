@@ -54,6 +54,9 @@ def init_web(app: Flask) -> None:
     from formengine.web import alerts
 
     app.register_blueprint(alerts.bp)
+    from formengine.web import rescoring
+
+    app.register_blueprint(rescoring.bp)
     errors.register(app)
 
     @app.errorhandler(CSRFError)

@@ -1,0 +1,45 @@
+"""Rescoring inside an app: the current rules of each instrument, and the job the worker runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import Flask
+
+from formengine.instruments import Instrument
+from formengine.rescoring import RescoreError, Target, execute_run
+
+
+def rescorable(app: Flask) -> list[Instrument]:
+    """Installed instruments that compute scores, by id."""
+    from formengine.app import get_registry
+
+    registry = get_registry(app)
+    return [registry.instruments[i] for i in sorted(registry.instruments)
+            if registry.instruments[i].score is not None]
+
+
+def targets_for(app: Flask, instrument_ids: Iterable[str] | None = None) -> dict[str, Target]:
+    """Instrument id -> its current scoring rules (scoring version, norm pack, options)."""
+    from formengine.scoring_context import scoring_context
+
+    known = {i.id: i for i in rescorable(app)}
+    ids = list(known) if instrument_ids is None else list(instrument_ids)
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise RescoreError(f"cannot rescore {', '.join(unknown)}: not an installed instrument with scores "
+                           f"(installed: {', '.join(known) or 'none'})")
+    return {i: Target(known[i], scoring_context(app, known[i])) for i in ids}
+
+
+def run_rescore_job(app: Flask, run_id: int) -> None:
+    """Carry out (or resume) run ``run_id``; what the job worker calls."""
+    from formengine.db import get_db
+    from formengine.models import RescoreRun
+
+    with get_db(app).session() as session:
+        run = session.get(RescoreRun, run_id)
+        if run is None:
+            return
+        targets = targets_for(app, [i for i in run.instruments if i in {x.id for x in rescorable(app)}])
+        execute_run(session, run_id, targets, resume=True)

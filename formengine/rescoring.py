@@ -1,0 +1,297 @@
+"""Rescoring: bring stored responses onto the current scoring rules, keeping the old score rows.
+
+A run (:class:`~formengine.models.RescoreRun`) walks the submitted responses
+of some instruments in id order, in batches of :data:`BATCH`, and for each
+response whose current score was not computed by the instrument's current
+scoring version and scoring context (norm pack, options) adds a new score
+row, which becomes the current score (see :mod:`formengine.current_score`).
+A preview (``dry_run``) computes the same summary and writes no score rows.
+
+- Constant memory: keyset pagination on the response id; nothing is held
+  between batches but the counts.
+- Resumable: each batch's rows and the run's ``cursor`` commit together, so
+  an interrupted run continues after its last committed batch; a response
+  already under the current rules is skipped, so no duplicate rows appear.
+- One at a time: a second run is refused while one is queued or running
+  (a unique ``lock`` column); a run whose heartbeat stopped more than
+  :data:`STALE_AFTER` ago counts as interrupted and may be resumed.
+
+No Flask here: the caller hands in the targets (instrument + scoring context).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from formengine import audit
+from formengine.current_score import current_score_id
+from formengine.instruments import Instrument, ScoringContext
+from formengine.instruments.instrument import ScoringError
+from formengine.models import Municipality, RescoreRun, Response, Score, User, utcnow
+from formengine.models.rescoring import ACTIVE
+from formengine.responses import context_key
+
+BATCH = 5000
+STALE_AFTER = timedelta(minutes=5)
+
+
+class RescoreError(RuntimeError):
+    """A run cannot start or continue; the message says why."""
+
+
+class RescoreBusy(RescoreError):
+    """Another run is queued or running."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """An instrument to rescore and the scoring context it scores with now."""
+
+    instrument: Instrument
+    context: ScoringContext = field(default_factory=ScoringContext)
+
+    @property
+    def key(self) -> str:
+        return context_key(self.context)
+
+
+@dataclass
+class Summary:
+    """What a run changed (or, for a preview, would change).
+
+    ``bands`` counts band changes per score and band: ``{"mood.total":
+    {"low → high": 3}}``.
+    """
+
+    examined: int = 0
+    rescored: int = 0
+    unchanged: int = 0
+    changed: int = 0
+    valid_to_invalid: int = 0
+    invalid_to_valid: int = 0
+    failed: int = 0
+    bands: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"examined": self.examined, "rescored": self.rescored, "unchanged": self.unchanged,
+                "changed": self.changed, "valid_to_invalid": self.valid_to_invalid,
+                "invalid_to_valid": self.invalid_to_valid, "failed": self.failed,
+                "bands": {k: dict(v) for k, v in self.bands.items()}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Summary:
+        data = dict(data or {})
+        bands = {k: dict(v) for k, v in (data.pop("bands", None) or {}).items()}
+        return cls(bands=bands, **{k: int(v) for k, v in data.items() if k in _COUNTS})
+
+    def lines(self) -> list[str]:
+        """The summary as short English lines (the command's output)."""
+        out = [f"responses examined: {self.examined}",
+               f"already under the current rules: {self.unchanged}",
+               f"rescored: {self.rescored} (scores or bands changed in {self.changed})",
+               f"valid -> invalid: {self.valid_to_invalid}",
+               f"invalid -> valid: {self.invalid_to_valid}"]
+        if self.failed:
+            out.append(f"scoring failed (left as they were): {self.failed}")
+        for score in sorted(self.bands):
+            for change, count in sorted(self.bands[score].items()):
+                out.append(f"band change {score}: {change}: {count}")
+        return out
+
+
+_COUNTS = ("examined", "rescored", "unchanged", "changed", "valid_to_invalid", "invalid_to_valid", "failed")
+
+
+def score_stored(instrument: Instrument, answers: Mapping[str, Any], context: ScoringContext) -> Any:
+    """Score answers that were validated when they were stored (no second validation pass)."""
+    result = instrument.score(dict(answers), context) if instrument.score else None
+    if result is None:
+        from formengine.instruments import ScoreResult
+
+        return ScoreResult(valid=True, scores={})
+    missing = [n for n in instrument.definition.score_names if n not in result.scores]
+    if missing:
+        raise ScoringError(f"{instrument.id}: scoring did not return {', '.join(missing)}")
+    return result
+
+
+def start_run(session: Session, instrument_ids: Iterable[str], *, municipality_id: int | None = None,
+              dry_run: bool = False, requested_by: int | None = None, reason: str = "") -> RescoreRun:
+    """Create a queued run and commit it; :class:`RescoreBusy` when another run is active."""
+    active = active_run(session)
+    if active is not None:
+        raise RescoreBusy(_busy_message(active))
+    run = RescoreRun(instruments=sorted(set(instrument_ids)), municipality_id=municipality_id,
+                     dry_run=dry_run, status="queued", lock=ACTIVE, requested_by=requested_by,
+                     reason=reason[:100], created_at=utcnow(), cursor=0, summary=Summary().to_dict())
+    session.add(run)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        active = active_run(session)
+        raise RescoreBusy(_busy_message(active) if active else "another rescoring run started just now"
+                          ) from None
+    return run
+
+
+def active_run(session: Session) -> RescoreRun | None:
+    """The queued or running run, if any."""
+    return session.scalar(select(RescoreRun).where(RescoreRun.lock == ACTIVE))
+
+
+def is_stale(run: RescoreRun) -> bool:
+    """True when an active run has shown no sign of life for :data:`STALE_AFTER` (it was interrupted)."""
+    last = run.heartbeat_at or run.started_at or run.created_at
+    return run.lock == ACTIVE and last is not None and utcnow() - last > STALE_AFTER
+
+
+def _busy_message(run: RescoreRun) -> str:
+    kind = "preview" if run.dry_run else "rescoring"
+    return (f"a {kind} run (#{run.id}, {', '.join(run.instruments)}) is {run.status}; "
+            "wait for it to finish (concurrent rescoring is refused)")
+
+
+def execute_run(session: Session, run_id: int, targets: Mapping[str, Target], *,
+                resume: bool = False, batch: int = BATCH) -> RescoreRun:
+    """Carry out run ``run_id`` batch by batch, committing each batch; returns the finished run.
+
+    ``targets`` maps instrument id to its current scoring rules. With
+    ``resume`` a run left running (interrupted) is continued from its cursor.
+    """
+    run = session.get(RescoreRun, run_id)
+    if run is None:
+        raise RescoreError(f"no rescoring run #{run_id}")
+    if run.status == "running" and not (resume or is_stale(run)):
+        raise RescoreBusy(_busy_message(run))
+    if run.status in ("done", "failed"):
+        return run
+    missing = [i for i in run.instruments if i not in targets]
+    if missing:
+        _finish(session, run, "failed", f"not installed: {', '.join(missing)}")
+        raise RescoreError(f"cannot rescore {', '.join(missing)}: not installed")
+    run.status, run.started_at, run.heartbeat_at = "running", run.started_at or utcnow(), utcnow()
+    session.commit()
+    summary = Summary.from_dict(run.summary)
+    wanted = {i: targets[i] for i in run.instruments}
+    keys = {i: t.key for i, t in wanted.items()}
+    try:
+        while True:
+            done = _batch(session, run, wanted, keys, summary, batch)
+            run.summary = summary.to_dict()
+            run.heartbeat_at = utcnow()
+            session.commit()
+            if not done:
+                break
+    except Exception as exc:
+        session.rollback()
+        _finish(session, run, "failed", f"{type(exc).__name__}: {exc}"[:500])
+        raise
+    _finish(session, run, "done")
+    return run
+
+
+def _finish(session: Session, run: RescoreRun, status: str, error: str | None = None) -> None:
+    run.status, run.lock, run.finished_at, run.error = status, None, utcnow(), error
+    if not run.dry_run:
+        user = session.get(User, run.requested_by) if run.requested_by else None
+        audit.record(session, "rescore", "rescore_run", run.id,
+                     {"instruments": run.instruments, "status": status, "summary": run.summary,
+                      **({"error": error} if error else {})},
+                     user=user, username=None if user else "formengine rescore",
+                     municipality_id=run.municipality_id)
+    session.commit()
+
+
+def _batch(session: Session, run: RescoreRun, targets: Mapping[str, Target], keys: Mapping[str, str],
+           summary: Summary, size: int) -> int:
+    """Rescore the next ``size`` responses after the cursor; returns how many were read."""
+    stmt = (
+        select(Response.id, Response.instrument_id, Response.instrument_version, Response.answers,
+               Score.scoring_version, Score.context_key, Score.valid, Score.scores, Score.bands)
+        .outerjoin(Score, Score.id == current_score_id())
+        .where(Response.id > run.cursor, Response.status == "submitted",
+               Response.instrument_id.in_(list(targets)))
+        .order_by(Response.id)
+        .limit(size)
+    )
+    if run.municipality_id is not None:
+        stmt = stmt.where(Response.municipality_id == run.municipality_id)
+    rows = session.execute(stmt).all()
+    if not rows:
+        return 0
+    new_rows: list[dict[str, Any]] = []
+    now = utcnow()
+    for rid, instrument_id, iversion, answers, sversion, ckey, valid, scores, bands in rows:
+        summary.examined += 1
+        target = targets[instrument_id]
+        instrument = target.instrument
+        if sversion == instrument.scoring_version and ckey == keys[instrument_id]:
+            summary.unchanged += 1
+            continue
+        try:
+            result = score_stored(instrument, answers or {}, target.context)
+        except Exception:  # noqa: BLE001 - plugin code: a failure is counted and the old score stays
+            summary.failed += 1
+            continue
+        summary.rescored += 1
+        new_bands = dict(result.bands)
+        if (sversion is None or result.valid != valid or dict(result.scores) != (scores or {})
+                or new_bands != (bands or {})):
+            summary.changed += 1
+        if valid is not None and valid and not result.valid:
+            summary.valid_to_invalid += 1
+        elif valid is not None and not valid and result.valid:
+            summary.invalid_to_valid += 1
+        for name in sorted(set(new_bands) | set(bands or {})):
+            before, after = (bands or {}).get(name), new_bands.get(name)
+            if before != after:
+                per = summary.bands.setdefault(f"{instrument_id}.{name}", {})
+                change = f"{before or '-'} → {after or '-'}"
+                per[change] = per.get(change, 0) + 1
+        if not run.dry_run:
+            new_rows.append({
+                "response_id": rid, "instrument_version": iversion,
+                "scoring_version": instrument.scoring_version, "valid": result.valid,
+                "scores": dict(result.scores), "bands": new_bands,
+                "flags": [f.to_dict() for f in result.flags], "computed_at": now,
+                "context_key": keys[instrument_id], "rescore_run_id": run.id,
+            })
+    if new_rows:
+        session.execute(insert(Score), new_rows)
+    run.cursor = rows[-1][0]
+    return len(rows)
+
+
+def municipality_id_by_name(session: Session, name: str) -> int | None:
+    return session.scalar(select(Municipality.id).where(Municipality.name == name))
+
+
+def outdated_counts(session: Session, targets: Mapping[str, Target],
+                    municipality_id: int | None = None) -> dict[str, int]:
+    """Per instrument, how many submitted responses' current scores are not under the current rules.
+
+    Used to offer (never force) rescoring after a scoring version changed or a
+    norm pack was installed or removed.
+    """
+    out: dict[str, int] = {}
+    for instrument_id, target in targets.items():
+        stmt = (select(func.count())
+                .select_from(Response)
+                .join(Score, Score.id == current_score_id())
+                .where(Response.instrument_id == instrument_id, Response.status == "submitted",
+                       or_(Score.scoring_version != target.instrument.scoring_version,
+                           Score.context_key.is_(None), Score.context_key != target.key)))
+        if municipality_id is not None:
+            stmt = stmt.where(Response.municipality_id == municipality_id)
+        count = session.scalar(stmt) or 0
+        if count:
+            out[instrument_id] = count
+    return out

@@ -1,0 +1,206 @@
+"""Rescoring: a plugin changes its scoring rule; `formengine rescore` brings stored responses onto it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from formengine.api import Instrument, ScoreResult, hookimpl, load_definition
+from formengine.app import get_registry
+from formengine.cli import main
+from formengine.db import get_db
+from formengine.demo import load_demo
+from formengine.models import AuditEvent, RescoreRun, Response, Score
+from formengine.models.base import utcnow
+from formengine.rescore_service import targets_for
+from formengine.rescoring import RescoreBusy, Summary, outdated_counts, start_run
+from tests.conftest import csrf_token, login
+from tests.test_reports import World
+
+MOOD = {
+    "id": "tmood",
+    "version": "1.0",
+    "title": {"da": "Humør", "en": "Mood"},
+    "respondent": "self",
+    "licence": {"holder": "test", "terms": {"da": "test", "en": "test"}},
+    "scales": {"s": {"options": [{"code": c, "label": {"da": f"k{c}", "en": f"c{c}"}} for c in range(4)]}},
+    "items": [{"id": f"m_{i}", "scale": "s", "label": {"da": f"Del {i}", "en": f"Part {i}"},
+               "required": False} for i in range(1, 5)],
+    "scores": [{"name": "mood", "label": {"da": "Humør", "en": "Mood"}, "min": 0, "max": 12,
+                "bands": {"low": {"da": "Lav", "en": "Low"}, "high": {"da": "Høj", "en": "High"}}}],
+}
+
+
+def mood_plugin(version: str, missing_allowed: int):
+    """Version 1 allows two missing items (prorated); version 2 allows one."""
+    def score(answers, context):
+        given = [answers[f"m_{i}"] for i in range(1, 5) if f"m_{i}" in answers]
+        if 4 - len(given) > missing_allowed:
+            result = ScoreResult(valid=False, scores={"mood": None})
+            result.flag("missing_items", "too many missing items")
+            return result
+        total = round(sum(given) * 4 / len(given))
+        return ScoreResult(valid=True, scores={"mood": total},
+                           bands={"mood": "high" if total >= 6 else "low"})
+
+    class Plugin:
+        @hookimpl
+        def formengine_instruments(self):
+            return [Instrument(definition=load_definition(MOOD), score=score, scoring_version=version)]
+
+    return [(Plugin(), f"mood_v{version}")]
+
+
+ANSWER_SETS = [
+    {"m_1": 3, "m_2": 3},                      # two missing: valid under v1, invalid under v2
+    {"m_1": 1, "m_2": 1, "m_3": 1},            # one missing: valid under both
+    {"m_1": 2, "m_2": 2, "m_3": 1, "m_4": 1},  # complete: 6, high
+]
+
+
+@pytest.fixture
+def stored(make_app):
+    """Three responses stored under scoring version 1; returns an app factory for version 2."""
+    app1 = make_app(EXTRA_PLUGINS=mood_plugin("1", 2))
+    with get_db(app1).session() as session:
+        world = World(session, get_registry(app1))
+        m = world.municipality("Mood town")
+        other = world.municipality("Elsewhere")
+        for n, answers in enumerate(ANSWER_SETS):
+            family = world.family(m, f"M{n}")
+            world.respond("tmood", answers, world.person(family, name=f"m{n}"), world.wave(family, 1))
+        family = world.family(other, "E1")
+        world.respond("tmood", ANSWER_SETS[0], world.person(family, name="e1"), world.wave(family, 1))
+    return lambda **extra: make_app(EXTRA_PLUGINS=mood_plugin("2", 1), **extra)
+
+
+@pytest.fixture
+def client_for():
+    def make(app, username):
+        with get_db(app).session() as session:
+            load_demo(session, get_registry(app))
+        client = app.test_client()
+        assert login(client, username).status_code == 302
+        return client
+
+    return make
+
+
+def _current(app):
+    with get_db(app).session() as session:
+        responses = session.scalars(select(Response).where(Response.instrument_id == "tmood")
+                                    .order_by(Response.id)).all()
+        return [(r.current_score.scoring_version, r.current_score.valid) for r in responses]
+
+
+def test_rescore_command_previews_asks_and_keeps_the_old_rows(stored):
+    app = stored()
+    runner = app.test_cli_runner()
+    assert _current(app) == [("1", True)] * 4
+
+    preview = runner.invoke(main, ["rescore", "tmood", "--municipality", "Mood town", "--dry-run"])
+    assert preview.exit_code == 0, preview.output
+    assert "rescored: 3" in preview.output and "valid -> invalid: 1" in preview.output
+    assert _current(app) == [("1", True)] * 4  # a preview writes nothing
+
+    declined = runner.invoke(main, ["rescore", "tmood", "--municipality", "Mood town"], input="n\n")
+    assert "Rescore 3 responses?" in declined.output and "Nothing changed." in declined.output
+    assert _current(app) == [("1", True)] * 4
+
+    done = runner.invoke(main, ["rescore", "tmood", "--municipality", "Mood town"], input="y\n")
+    assert done.exit_code == 0, done.output
+    assert "Rescored (run #" in done.output and "valid -> invalid: 1" in done.output
+    assert "band change tmood.mood: high → -: 1" in done.output
+    # Mood town's responses are now under version 2; Elsewhere's keeps version 1
+    assert _current(app) == [("2", False), ("2", True), ("2", True), ("1", True)]
+    with get_db(app).session() as session:
+        assert session.scalar(select(func.count()).select_from(Score)) == 4 + 3  # old rows kept
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "rescore")).one()
+        assert event.detail["summary"]["rescored"] == 3 and event.detail["instruments"] == ["tmood"]
+
+    again = runner.invoke(main, ["rescore", "tmood", "--yes"])
+    assert "already under the current rules: 3" in again.output and "rescored: 1" in again.output
+    assert runner.invoke(main, ["rescore", "tmood", "--yes"]).output.count("Nothing to rescore") == 1
+
+
+def test_bad_requests_are_refused_and_change_nothing(stored):
+    app = stored()
+    runner = app.test_cli_runner()
+    unknown = runner.invoke(main, ["rescore", "nope"])
+    assert unknown.exit_code != 0 and "nope: not an installed instrument" in unknown.output
+    nowhere = runner.invoke(main, ["rescore", "tmood", "--municipality", "Nowhere"])
+    assert nowhere.exit_code != 0 and "unknown municipality 'Nowhere'" in nowhere.output
+    assert _current(app) == [("1", True)] * 4
+
+
+def test_concurrent_rescoring_is_refused_and_an_interrupted_run_resumes_without_duplicates(stored):
+    app = stored()
+    targets = targets_for(app, ["tmood"])
+    with get_db(app).session() as session:
+        run = start_run(session, targets)
+        with pytest.raises(RescoreBusy, match="concurrent rescoring is refused"):
+            start_run(session, targets)
+        busy = app.test_cli_runner().invoke(main, ["rescore", "tmood", "--yes"])
+        assert busy.exit_code != 0 and f"run #{run.id}" in busy.output
+
+        session.delete(run)
+        session.commit()
+    # a run killed after its first batch (one response) committed; resumed once its heartbeat is stale
+    with get_db(app).session() as session:
+        run = start_run(session, targets)
+        run.status, run.heartbeat_at = "running", utcnow().replace(year=2020)
+        run.cursor = session.scalar(select(func.min(Response.id)))
+        session.add(Score(response_id=run.cursor, scoring_version="2", instrument_version="1.0", valid=False,
+                          scores={"mood": None}, bands={}, flags=[], context_key=targets["tmood"].key,
+                          rescore_run_id=run.id))
+        session.commit()
+    resumed = app.test_cli_runner().invoke(main, ["rescore", "tmood", "--yes"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "Resuming interrupted run" in resumed.output
+    with get_db(app).session() as session:
+        rows = session.execute(select(Score.response_id, func.count()).where(Score.scoring_version == "2")
+                               .group_by(Score.response_id)).all()
+        assert len(rows) == 4 and all(count == 1 for _rid, count in rows)
+    assert [v for v, _valid in _current(app)] == ["2"] * 4
+
+
+def test_outdated_counts_offer_rescoring(stored):
+    app = stored()
+    with get_db(app).session() as session:
+        assert outdated_counts(session, targets_for(app, ["tmood"])) == {"tmood": 4}
+
+
+def test_summary_round_trips():
+    summary = Summary(examined=3, rescored=2, bands={"x.y": {"a → b": 1}})
+    assert Summary.from_dict(summary.to_dict()) == summary
+
+
+def test_rescoring_page_previews_then_rescores_as_a_job(stored, client_for):
+    app = stored()
+    client = client_for(app, "sysadmin")
+    page = client.get("/admin/rescoring/").get_data(as_text=True)
+    client.post("/language", data={"lang": "en", "next": "/", "csrf_token": csrf_token(page)})
+    page = client.get("/admin/rescoring/").get_data(as_text=True)
+    assert "tmood: 4 responses were scored with another scoring version or norm pack." in page
+    token = csrf_token(page)
+    preview = client.post("/admin/rescoring/preview", data={"csrf_token": token, "instrument": "tmood"},
+                          follow_redirects=True)
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "Finished" in html and "Rescore 4 responses now" in html
+    assert _current(app) == [("1", True)] * 4
+    with get_db(app).session() as session:
+        run_id = session.scalar(select(func.max(RescoreRun.id)))
+    done = client.post(f"/admin/rescoring/runs/{run_id}/confirm", data={"csrf_token": csrf_token(html)},
+                       follow_redirects=True)
+    text = done.get_data(as_text=True)
+    assert "What was changed" in text and "Rescored" in text
+    assert [v for v, _valid in _current(app)] == ["2"] * 4
+    fragment = client.get(f"/admin/rescoring/runs/{run_id + 1}", headers={"HX-Request": "true"})
+    assert "HX-Request" in fragment.headers["Vary"] and "<html" not in fragment.get_data(as_text=True)
+
+
+def test_team_members_cannot_rescore(stored, client_for):
+    app = stored()
+    client = client_for(app, "team-a")
+    assert client.get("/admin/rescoring/").status_code == 403
+    assert client.post("/admin/rescoring/preview", data={"instrument": "tmood"}).status_code in (400, 403)
