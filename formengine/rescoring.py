@@ -215,7 +215,8 @@ def _batch(session: Session, run: RescoreRun, targets: Mapping[str, Target], key
     """Rescore the next ``size`` responses after the cursor; returns how many were read."""
     stmt = (
         select(Response.id, Response.instrument_id, Response.instrument_version, Response.answers,
-               Score.scoring_version, Score.context_key, Score.valid, Score.scores, Score.bands)
+               Score.scoring_version, Score.context_key, Score.valid, Score.scores, Score.bands,
+               Score.error)
         .outerjoin(Score, Score.id == current_score_id())
         .where(Response.id > run.cursor, Response.status == "submitted",
                Response.instrument_id.in_(list(targets)))
@@ -229,11 +230,12 @@ def _batch(session: Session, run: RescoreRun, targets: Mapping[str, Target], key
         return 0
     new_rows: list[dict[str, Any]] = []
     now = utcnow()
-    for rid, instrument_id, iversion, answers, sversion, ckey, valid, scores, bands in rows:
+    for rid, instrument_id, iversion, answers, sversion, ckey, valid, scores, bands, error in rows:
         summary.examined += 1
         target = targets[instrument_id]
         instrument = target.instrument
-        if sversion == instrument.scoring_version and ckey == keys[instrument_id]:
+        # a "scoring failed" row is retried even under the current rules (the plugin may be fixed)
+        if sversion == instrument.scoring_version and ckey == keys[instrument_id] and error is None:
             summary.unchanged += 1
             continue
         try:
@@ -263,6 +265,7 @@ def _batch(session: Session, run: RescoreRun, targets: Mapping[str, Target], key
                 "scores": dict(result.scores), "bands": new_bands,
                 "flags": [f.to_dict() for f in result.flags], "computed_at": now,
                 "context_key": keys[instrument_id], "rescore_run_id": run.id,
+                "error": None, "options": dict(target.context.options),
             })
     if new_rows:
         session.execute(insert(Score), new_rows)
@@ -288,7 +291,8 @@ def outdated_counts(session: Session, targets: Mapping[str, Target],
                 .join(Score, Score.id == current_score_id())
                 .where(Response.instrument_id == instrument_id, Response.status == "submitted",
                        or_(Score.scoring_version != target.instrument.scoring_version,
-                           Score.context_key.is_(None), Score.context_key != target.key)))
+                           Score.context_key.is_(None), Score.context_key != target.key,
+                           Score.error.is_not(None))))
         if municipality_id is not None:
             stmt = stmt.where(Response.municipality_id == municipality_id)
         count = session.scalar(stmt) or 0
