@@ -36,8 +36,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         extra=list(app.config["EXTRA_PLUGINS"]),
         trace=bool(app.config["TRACE_HOOKS"]),
     )
+    _check_definition_versions(app)
 
     from formengine.web import init_web
 
     init_web(app)
     return app
+
+
+def _check_definition_versions(app: Flask) -> None:
+    """Refuse plugins whose new definition versions would misread stored answers."""
+    from formengine.db import get_db
+    from formengine.definition_versions import check_registry
+
+    with get_db(app).session() as session:
+        check_registry(session, app.extensions[REGISTRY_KEY])

@@ -26,6 +26,20 @@ def main() -> None:
     """formengine: questionnaires as data, instruments as plugins."""
 
 
+def _stored_versions() -> dict[str, dict[str, int]]:
+    """Definition versions of the stored responses; empty when the database has no schema yet."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from formengine.db import get_db
+    from formengine.definition_versions import stored_versions
+
+    try:
+        with get_db(current_app).session() as session:
+            return stored_versions(session)
+    except (OperationalError, ProgrammingError):
+        return {}
+
+
 def fail(message: str, code: int = 1) -> None:
     """One clear line on stderr and a non-zero exit."""
     click.echo(f"error: {message}", err=True)
@@ -40,6 +54,7 @@ def plugins_command() -> None:
     Exits non-zero when any plugin was refused, so a deployment can check it.
     """
     registry = get_registry()
+    stored = _stored_versions()
     failed: dict[tuple[str, str], list[str]] = {}
     for problem in registry.failed:
         failed.setdefault((problem.name, problem.source), []).append(problem.reason)
@@ -51,6 +66,10 @@ def plugins_command() -> None:
         for instrument_id in plugin.instruments:
             instrument = registry.instruments[instrument_id]
             click.echo(f"    - {instrument_id} {instrument.version} (scoring {instrument.scoring_version})")
+            older = {v: n for v, n in stored.get(instrument_id, {}).items() if v != instrument.version}
+            if older:
+                listed = ", ".join(f"{v} ({n})" for v, n in sorted(older.items()))
+                click.echo(f"      responses under older definition versions: {listed}")
     for (name, source), reasons in failed.items():
         click.echo(f"{name}  FAILED  [{source}]")
         for reason in reasons:

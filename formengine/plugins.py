@@ -238,6 +238,21 @@ class PluginRegistry:
                 return plugin, value, failures
         return None, None, failures
 
+    def refuse(self, name: str, reasons: list[str]) -> None:
+        """Take back a loaded plugin whole (e.g. its new definition would misread stored answers)."""
+        loaded = next((p for p in self.loaded if p.name == name), None)
+        if loaded is None:
+            return
+        module = self.pm.get_plugin(name)
+        if module is not None:
+            self.pm.unregister(module)
+        for instrument_id in loaded.instruments:
+            self.instruments.pop(instrument_id, None)
+            self.owner.pop(instrument_id, None)
+        self.loaded.remove(loaded)
+        for reason in reasons:
+            self._fail(name, loaded.source, reason)
+
     # -- lookups --------------------------------------------------------
     def get(self, instrument_id: str) -> Instrument | None:
         return self.instruments.get(instrument_id)

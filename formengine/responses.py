@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from formengine.alerts import raise_alerts
+from formengine.definition_versions import record_definition
 from formengine.instruments import Instrument, ScoreResult, ScoringContext
 from formengine.models import Response, Score, utcnow
 
@@ -108,6 +109,7 @@ def submit_new_response(
     )
     response.submitted_at = response.created_at
     session.add(response)
+    record_definition(session, instrument)
     store_score(session, response, instrument, result, context)
     return response
 
@@ -172,5 +174,6 @@ def start_draft(
         wave_id=wave_id, mode=mode, language=language, entered_by=entered_by,
     )
     session.add(response)
+    record_definition(session, instrument)
     session.flush()
     return response

@@ -20,6 +20,7 @@ from formengine.instruments.scoring import (
     round_half_up,
 )
 from formengine.instruments.settings import Setting
+from formengine.instruments.versions import Migration, breaking_changes
 
 __all__ = [
     "FLAG_LEVELS",
@@ -34,11 +35,13 @@ __all__ = [
     "DefinitionError",
     "Flag",
     "Instrument",
+    "Migration",
     "ScoreResult",
     "ScoringContext",
     "ScoringError",
     "Setting",
     "band_for",
+    "breaking_changes",
     "derive_answer_schema",
     "load_definition",
     "round_half_up",

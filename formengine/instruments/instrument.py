@@ -10,6 +10,7 @@ from typing import Any
 from formengine.instruments.definition import AnswerError, Definition
 from formengine.instruments.scoring import ScoreResult, ScoringContext
 from formengine.instruments.settings import Setting
+from formengine.instruments.versions import Migration
 
 log = logging.getLogger("formengine.plugins")
 
@@ -34,6 +35,9 @@ class Instrument:
     scoring_version: str = "1"
     #: Municipality settings scoring reads from ``ScoringContext.options`` (see :class:`Setting`).
     settings: tuple[Setting, ...] = ()
+    #: How answers stored under older definition versions read under this one
+    #: (see :mod:`formengine.instruments.versions`).
+    migrations: tuple[Migration, ...] = ()
     #: The name of the plugin that registered it; set by the core's registry.
     plugin: str | None = field(default=None, compare=False)
 

@@ -5,6 +5,7 @@ from formengine.models.audit import AuditEvent
 from formengine.models.base import Base, utcnow
 from formengine.models.cases import PERSON_ROLES, SEXES, WAVE_KINDS, Consent, Family, Person, Wave
 from formengine.models.catalogue import InstrumentSetting, PlanRule
+from formengine.models.definitions import DefinitionVersion
 from formengine.models.people import (
     ROLE_MUNICIPALITY_ADMIN,
     ROLE_SYSADMIN,
@@ -30,6 +31,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Consent",
+    "DefinitionVersion",
     "Family",
     "InstrumentSetting",
     "Municipality",

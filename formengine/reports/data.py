@@ -96,6 +96,7 @@ class Observation:
     age: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     scoring_version: str = ""
+    instrument_version: str = ""
 
 
 def _base_statement(instrument_id: str, filters: Filters) -> Select:
@@ -162,5 +163,6 @@ def observations(
             band=(score.bands or {}).get(score_name),
             age=age_on(birth_date, when),
             scoring_version=score.scoring_version,
+            instrument_version=response.instrument_version,
         ))
     return out

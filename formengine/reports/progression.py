@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from formengine.current_score import scoring_versions_note
+from formengine.definition_versions import comparable
 from formengine.instruments import Instrument
 from formengine.reports.data import EVERYONE, Filters, Observation, observations
 from formengine.reports.stats import PairedStats, paired_stats
@@ -102,6 +103,14 @@ class ProgressionReport:
     band_order: list[str] = field(default_factory=list)
     shift: dict[tuple[str | None, str | None], int] = field(default_factory=dict)
     directions: dict[str, int] = field(default_factory=dict)
+    # people left out because their two measurements use definition versions the plugin
+    # does not declare comparable
+    n_not_comparable: int = 0
+
+    @property
+    def definition_versions(self) -> list[str]:
+        """The definition versions of the paired responses (pairs across versions only where declared)."""
+        return scoring_versions_note(o.instrument_version for pair in self.pairs for o in pair)
 
     @property
     def scoring_versions(self) -> list[str]:
@@ -139,6 +148,8 @@ class ProgressionReport:
             "ci95": list(s.ci95) if s.ci95 else None,
             "effect_size": s.effect_size,
             "scoring_versions": self.scoring_versions,
+            "definition_versions": self.definition_versions,
+            "n_not_comparable": self.n_not_comparable,
         }
 
     def to_dict(self, min_group: int = DEFAULT_MIN_GROUP) -> dict[str, Any]:
@@ -187,6 +198,7 @@ def progression_report(
     age_range = filters.age_range()
     pairs: list[tuple[Observation, Observation]] = []
     first_only = 0
+    not_comparable = 0
     for key in sorted(series, key=repr):
         a = pick_wave(series[key], start)
         if a is None:
@@ -198,6 +210,9 @@ def progression_report(
         b = pick_wave(series[key], end)
         if b is None or b.response_id == a.response_id or b.wave_number == a.wave_number:
             first_only += 1
+            continue
+        if not comparable(instrument, a.instrument_version, b.instrument_version):
+            not_comparable += 1
             continue
         pairs.append((a, b))
     stats = paired_stats([(a.value, b.value) for a, b in pairs])
@@ -216,5 +231,5 @@ def progression_report(
     return ProgressionReport(
         instrument_id=instrument.id, score_name=score_name, spec=spec, from_wave=start, to_wave=end,
         filters=filters, stats=stats, n_first_only=first_only, pairs=pairs, band_order=band_order,
-        shift=dict(shift), directions=dict(directions),
+        shift=dict(shift), directions=dict(directions), n_not_comparable=not_comparable,
     )

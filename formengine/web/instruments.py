@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from formengine import audit, drafts
 from formengine.alerts import notify
 from formengine.db import db_session
+from formengine.definition_versions import definition_for
 from formengine.forms import build_form_class, form_answers
 from formengine.instruments import AnswerError, AnswerRefused
 from formengine.practice import practice_instruments
@@ -99,6 +100,9 @@ def result(response_uuid: str):
             response=response, instrument=instrument, history=earlier_responses(response), lang=lang)
         custom = Markup(html) if html is not None else None
         view_failures = sorted({f.plugin for f in failures})
+    # labelled with the definition version the response was answered with
+    shown = (definition_for(db_session(), instrument, response.instrument_version)
+             if instrument is not None else None)
     return render_template("instruments/result.html", response=response, instrument=instrument,
-                           score=response.current_score, lang=lang, custom=custom,
-                           view_failures=view_failures)
+                           response_definition=shown, score=response.current_score, lang=lang,
+                           custom=custom, view_failures=view_failures)
