@@ -222,6 +222,25 @@ def norms_command() -> None:
             click.echo(f"  refused: {status.error}")
         else:
             click.echo(f"  {status.instrument_id}: {status.source} (sha256 {status.sha256[:12]}...)")
+    _offer_rescoring()
+
+
+def _offer_rescoring() -> None:
+    """After norm packs were installed or removed: say which stored scores were made under other rules."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from formengine.db import get_db
+    from formengine.rescore_service import targets_for
+    from formengine.rescoring import outdated_counts
+
+    try:
+        with get_db(current_app).session() as session:
+            outdated = outdated_counts(session, targets_for(current_app._get_current_object()))
+    except (OperationalError, ProgrammingError):
+        return
+    for instrument_id, count in sorted(outdated.items()):
+        click.echo(f"  {instrument_id}: {count} stored responses were scored under another scoring version "
+                   f"or norm pack; `formengine rescore {instrument_id}` shows what would change")
 
 
 @main.command("init-db")

@@ -12,7 +12,8 @@ Readers use one of the three forms below; they are the same rule (a test
 checks that they agree):
 
 - :func:`current_of` for loaded rows (``Response.current_score``);
-- :func:`current_score_id` in SQL (join ``Score.id == current_score_id()``);
+- :func:`current_score_id` in SQL (join ``Score.id == current_score_id()``),
+  or :func:`current_score_ids_between` for a batch of responses;
 - :func:`current_rows` to keep one row per response from a stream ordered by
   response then score id (reports and exports that read every row anyway).
 """
@@ -38,6 +39,15 @@ def current_score_id(response_id: Any = None) -> Any:
     newer = aliased(Score)
     target = Response.id if response_id is None else response_id
     return select(func.max(newer.id)).where(newer.response_id == target).scalar_subquery()
+
+
+def current_score_ids_between(first: int, last: int) -> Any:
+    """SQL selecting the current score ids of the responses with ids from ``first`` to ``last``.
+
+    One grouped index range scan: cheaper than :func:`current_score_id` per row for a batch.
+    """
+    return (select(func.max(Score.id)).where(Score.response_id.between(first, last))
+            .group_by(Score.response_id))
 
 
 def current_rows(rows: Iterable[Any], response_of: Callable[[Any], Any] = lambda r: r[0].id,

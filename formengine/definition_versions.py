@@ -110,8 +110,10 @@ def check_registry(session: Session, registry: Any) -> None:
     """Refuse plugins whose new definition versions would misread stored responses (see module doc)."""
     try:
         versions = stored_versions(session)
-    except (OperationalError, ProgrammingError):
-        session.rollback()  # no schema yet (init-db): nothing is stored, nothing to compare
+    except (OperationalError, ProgrammingError) as exc:
+        # no schema yet (init-db) or no database reachable: nothing stored can be compared now
+        session.rollback()
+        log.warning("definition versions not checked: %s", type(exc).__name__)
         return
     refused: dict[str, list[str]] = {}
     for instrument_id, counts in versions.items():

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from formengine import audit
-from formengine.current_score import current_score_id
+from formengine.current_score import current_score_id, current_score_ids_between
 from formengine.instruments import Instrument, ScoringContext
 from formengine.instruments.instrument import ScoringError
 from formengine.models import Municipality, RescoreRun, Response, Score, User, utcnow
@@ -213,11 +213,10 @@ def _finish(session: Session, run: RescoreRun, status: str, error: str | None = 
 def _batch(session: Session, run: RescoreRun, targets: Mapping[str, Target], keys: Mapping[str, str],
            summary: Summary, size: int) -> int:
     """Rescore the next ``size`` responses after the cursor; returns how many were read."""
+    # Two index-range queries per batch: the next responses after the cursor, then their current
+    # scores (a join per row would make PostgreSQL hash the whole score table for every batch).
     stmt = (
-        select(Response.id, Response.instrument_id, Response.instrument_version, Response.answers,
-               Score.scoring_version, Score.context_key, Score.valid, Score.scores, Score.bands,
-               Score.error)
-        .outerjoin(Score, Score.id == current_score_id())
+        select(Response.id, Response.instrument_id, Response.instrument_version, Response.answers)
         .where(Response.id > run.cursor, Response.status == "submitted",
                Response.instrument_id.in_(list(targets)))
         .order_by(Response.id)
@@ -225,12 +224,19 @@ def _batch(session: Session, run: RescoreRun, targets: Mapping[str, Target], key
     )
     if run.municipality_id is not None:
         stmt = stmt.where(Response.municipality_id == run.municipality_id)
-    rows = session.execute(stmt).all()
-    if not rows:
+    responses = session.execute(stmt).all()
+    if not responses:
         return 0
+    ids = [r[0] for r in responses]
+    current = {row[0]: row[1:] for row in session.execute(
+        select(Score.response_id, Score.scoring_version, Score.context_key, Score.valid, Score.scores,
+               Score.bands, Score.error)
+        .where(Score.id.in_(current_score_ids_between(ids[0], ids[-1]))))}
+    none = (None,) * 6
     new_rows: list[dict[str, Any]] = []
     now = utcnow()
-    for rid, instrument_id, iversion, answers, sversion, ckey, valid, scores, bands, error in rows:
+    for rid, instrument_id, iversion, answers in responses:
+        sversion, ckey, valid, scores, bands, error = current.get(rid, none)
         summary.examined += 1
         target = targets[instrument_id]
         instrument = target.instrument
@@ -268,9 +274,29 @@ def _batch(session: Session, run: RescoreRun, targets: Mapping[str, Target], key
                 "error": None, "options": dict(target.context.options),
             })
     if new_rows:
-        session.execute(insert(Score), new_rows)
-    run.cursor = rows[-1][0]
-    return len(rows)
+        _insert_scores(session, new_rows)
+    run.cursor = ids[-1]
+    return len(ids)
+
+
+_COPY_COLUMNS = ("response_id", "instrument_version", "scoring_version", "valid", "scores", "bands", "flags",
+                 "computed_at", "context_key", "rescore_run_id", "error", "options")
+_JSON_COLUMNS = frozenset({"scores", "bands", "flags", "options"})
+
+
+def _insert_scores(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add score rows in the session's transaction: COPY on PostgreSQL (several times faster), else INSERT."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql" or connection.dialect.driver != "psycopg":
+        session.execute(insert(Score), rows)
+        return
+    from psycopg.types.json import Jsonb
+
+    raw = connection.connection.driver_connection
+    columns = ", ".join(_COPY_COLUMNS)
+    with raw.cursor() as cursor, cursor.copy(f"COPY score ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([Jsonb(row[c]) if c in _JSON_COLUMNS else row[c] for c in _COPY_COLUMNS])
 
 
 def municipality_id_by_name(session: Session, name: str) -> int | None:

@@ -7,7 +7,13 @@ from datetime import date
 from sqlalchemy import select
 
 from formengine.app import get_registry
-from formengine.current_score import current_of, current_rows, current_score_id, scoring_versions_note
+from formengine.current_score import (
+    current_of,
+    current_rows,
+    current_score_id,
+    current_score_ids_between,
+    scoring_versions_note,
+)
 from formengine.db import get_db
 from formengine.exports.dataset import (
     ExportRequest,
@@ -51,6 +57,8 @@ def test_the_three_forms_of_the_rule_agree(app):
         by_stream = {r.id: s.id for r, s in current_rows(rows)}
         by_object = {r.id: current_of(r.scores).id for r in responses}
         assert by_sql == by_stream == by_object
+        ids = sorted(by_sql)
+        assert set(session.scalars(current_score_ids_between(ids[0], ids[-1]))) == set(by_sql.values())
         assert by_object[responses[0].id] == newest.id
         assert responses[0].current_score.scores["percent"] == 48
         assert current_of([]) is None

@@ -204,3 +204,38 @@ def test_team_members_cannot_rescore(stored, client_for):
     client = client_for(app, "team-a")
     assert client.get("/admin/rescoring/").status_code == 403
     assert client.post("/admin/rescoring/preview", data={"instrument": "tmood"}).status_code in (400, 403)
+
+
+def test_installing_a_norm_pack_offers_rescoring_and_rescoring_uses_it(make_app, tmp_path):
+    import json
+
+    from tests.test_norms import ITEMS, made_up_table
+
+    instance = tmp_path / "instance"
+    app = make_app(INSTANCE_PATH=str(instance))
+    with get_db(app).session() as session:
+        world = World(session, get_registry(app))
+        m = world.municipality("Norm town")
+        family = world.family(m, "N1")
+        world.respond("kidscreen10_parent", {item: 4 for item in ITEMS}, world.person(family),
+                      world.wave(family, 1))
+    assert _scores(app, "kidscreen10_parent") == [None]  # no norm table: no T value
+
+    (instance / "norms").mkdir(parents=True, exist_ok=True)
+    (instance / "norms" / "kidscreen10_parent.json").write_text(json.dumps(made_up_table()), "utf-8")
+    app = make_app(INSTANCE_PATH=str(instance))
+    runner = app.test_cli_runner()
+    listed = runner.invoke(main, ["norms"])
+    assert "kidscreen10_parent: 1 stored responses were scored under another scoring version or norm pack; " \
+           "`formengine rescore kidscreen10_parent` shows what would change" in listed.output
+    assert _scores(app, "kidscreen10_parent") == [None]  # offered, not forced
+    done = runner.invoke(main, ["rescore", "kidscreen10_parent", "--yes"])
+    assert done.exit_code == 0 and "rescored: 1" in done.output
+    assert _scores(app, "kidscreen10_parent") == [36.25]
+    assert "stored responses were scored" not in runner.invoke(main, ["norms"]).output
+
+
+def _scores(app, instrument_id):
+    with get_db(app).session() as session:
+        responses = session.scalars(select(Response).where(Response.instrument_id == instrument_id)).all()
+        return [r.current_score.scores.get("t_value") for r in responses]
