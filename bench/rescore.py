@@ -101,8 +101,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from formengine import create_app
-    from formengine.app import get_registry
     from formengine.db import get_db
+    from formengine.registry import get_registry
     from formengine.rescoring import BATCH, Summary, Target, execute_run, start_run
     from formengine.scoring_context import scoring_context
 

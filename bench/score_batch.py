@@ -74,9 +74,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from formengine import create_app
-    from formengine.app import get_registry
     from formengine.cli import main as cli
     from formengine.instruments import ScoringContext
+    from formengine.registry import get_registry
 
     instance = tempfile.mkdtemp(prefix="formengine-bench-")
     app = create_app({"INSTANCE_PATH": instance, "SECRET_KEY": "bench"})

@@ -39,7 +39,7 @@ class Jobs:
 
 def jobs(app: Flask) -> Jobs:
     """The app's job queue, built on first use."""
-    from formengine.app import cached_extension
+    from formengine.registry import cached_extension
 
     return cached_extension(app, EXTENSION_KEY, lambda: _build(app))
 

@@ -12,7 +12,7 @@ from formengine.rescoring import RescoreError, Target, execute_run
 
 def rescorable(app: Flask) -> list[Instrument]:
     """Installed instruments that compute scores, by id."""
-    from formengine.app import get_registry
+    from formengine.registry import get_registry
 
     registry = get_registry(app)
     return [registry.instruments[i] for i in sorted(registry.instruments)

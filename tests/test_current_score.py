@@ -6,7 +6,6 @@ from datetime import date
 
 from sqlalchemy import select
 
-from formengine.app import get_registry
 from formengine.current_score import (
     current_of,
     current_rows,
@@ -23,6 +22,7 @@ from formengine.exports.dataset import (
     wide_columns,
 )
 from formengine.models import Response, Score
+from formengine.registry import get_registry
 from formengine.reports import person_timeline
 from tests.test_reports import World, who5_answers
 

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from formengine.api import Instrument, Migration, ScoreResult, hookimpl, load_definition
-from formengine.app import get_registry
 from formengine.cli import main
 from formengine.db import get_db
 from formengine.instruments import breaking_changes
 from formengine.models import DefinitionVersion, Family, Municipality, Person, Response
+from formengine.registry import get_registry
 from formengine.reports import progression_report
 from tests.conftest import login
 from tests.test_reports import World

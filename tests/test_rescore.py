@@ -6,12 +6,12 @@ import pytest
 from sqlalchemy import func, select
 
 from formengine.api import Instrument, ScoreResult, hookimpl, load_definition
-from formengine.app import get_registry
 from formengine.cli import main
 from formengine.db import get_db
 from formengine.demo import load_demo
 from formengine.models import AuditEvent, RescoreRun, Response, Score
 from formengine.models.base import utcnow
+from formengine.registry import get_registry
 from formengine.rescore_service import targets_for
 from formengine.rescoring import RescoreBusy, Summary, outdated_counts, start_run
 from tests.conftest import csrf_token, login

@@ -18,17 +18,15 @@ from formengine.jobs import jobs
 from formengine.models import Municipality, RescoreRun
 from formengine.rescore_service import rescorable, targets_for
 from formengine.rescoring import RescoreError, Summary, active_run, outdated_counts, start_run
-from formengine.web.admin import admin_required
+from formengine.web.access import admin_required, municipality_scope
 
 bp = Blueprint("rescoring", __name__, url_prefix="/admin/rescoring")
 
 
 def _scope_id() -> int | None:
     """The municipality a run is limited to: the admin's own; a system administrator's choice or all."""
-    if current_user.is_sysadmin:
-        raw = request.values.get("municipality", "")
-        return int(raw) if raw.isdigit() else None
-    return current_user.municipality_id
+    scope = municipality_scope()
+    return scope[0] if scope else None
 
 
 def _visible(run: RescoreRun) -> bool:
