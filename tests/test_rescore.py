@@ -239,3 +239,33 @@ def _scores(app, instrument_id):
     with get_db(app).session() as session:
         responses = session.scalars(select(Response).where(Response.instrument_id == instrument_id)).all()
         return [r.current_score.scores.get("t_value") for r in responses]
+
+
+def test_the_page_queues_the_run_for_the_job_worker(stored, client_for):
+    """With huey's SQLite storage the request only queues; a worker (here a thread) carries the run out."""
+    import time
+
+    from formengine.jobs import jobs
+
+    app = stored(JOBS_BACKEND="sqlite", TESTING=False, WTF_CSRF_ENABLED=True)
+    client = client_for(app, "sysadmin")
+    token = csrf_token(client.get("/admin/rescoring/").get_data(as_text=True))
+    page = client.post("/admin/rescoring/preview", data={"csrf_token": token, "instrument": "tmood"},
+                       follow_redirects=True)
+    assert 'hx-trigger="every 2s"' in page.get_data(as_text=True)  # still queued: the page polls
+    with get_db(app).session() as session:
+        run = session.scalars(select(RescoreRun)).one()
+        assert run.status == "queued"
+        run_id = run.id
+    consumer = jobs(app).huey.create_consumer(workers=1, worker_type="thread")
+    consumer.start()
+    try:
+        for _ in range(300):
+            with get_db(app).session() as session:
+                if session.get(RescoreRun, run_id).status == "done":
+                    break
+            time.sleep(0.1)
+    finally:
+        consumer.stop(graceful=True)
+    done = client.get(f"/admin/rescoring/runs/{run_id}").get_data(as_text=True)
+    assert "Rescore 4 responses now" in done or "Genberegn 4 besvarelser nu" in done

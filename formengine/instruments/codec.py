@@ -216,6 +216,9 @@ class AnswerCodec:
     def __init__(self, definition: Definition):
         self.definition = definition
         self._choices: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        # (type, value) -> code per choice item: one lookup instead of a walk along the scale,
+        # keeping 1, 1.0, True and "1" apart as the walk's type check did
+        self._codes: dict[str, dict[tuple[type, Any], Any]] = {}
 
     # -- one value ---------------------------------------------------------
     def _choice_maps(self, item: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -239,11 +242,14 @@ class AnswerCodec:
         if value is None:
             raise _Refused("null")
         if kind == "choice":
-            for option in self.definition.scale_options(item):
-                code = option["code"]
-                if type(value) is type(code) and value == code:
-                    return code
-            raise _Refused("not_a_code", _show(value), self._allowed(item))
+            codes = self._codes.get(item["id"])
+            if codes is None:
+                codes = self._codes[item["id"]] = {
+                    (type(o["code"]), o["code"]): o["code"] for o in self.definition.scale_options(item)}
+            try:
+                return codes[(type(value), value)]
+            except (KeyError, TypeError):  # TypeError: a list or object is no code
+                raise _Refused("not_a_code", _show(value), self._allowed(item)) from None
         if kind == "boolean":
             if isinstance(value, bool):
                 return value
