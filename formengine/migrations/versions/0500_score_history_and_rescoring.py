@@ -7,7 +7,7 @@ Each row records the scoring context it saw (``context_key``) and the
 rescoring run that added it; ``rescore_run`` holds resumable runs.
 
 Revision ID: 0500_score_history
-Revises: 0400_score_error
+Revises: 0402_plugin_settings
 """
 
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 import formengine.models.base
 
 revision = "0500_score_history"
-down_revision = "0400_score_error"
+down_revision = "0402_plugin_settings"
 branch_labels = None
 depends_on = None
 
