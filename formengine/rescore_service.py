@@ -29,7 +29,20 @@ def targets_for(app: Flask, instrument_ids: Iterable[str] | None = None) -> dict
     if unknown:
         raise RescoreError(f"cannot rescore {', '.join(unknown)}: not an installed instrument with scores "
                            f"(installed: {', '.join(known) or 'none'})")
-    return {i: Target(known[i], scoring_context(app, known[i])) for i in ids}
+    return {i: Target(known[i], scoring_context(app, known[i]), _per_municipality(app, known[i]))
+            for i in ids}
+
+
+def _per_municipality(app: Flask, instrument: Instrument):
+    """The scoring context of one municipality's responses: its plugin settings for the instrument."""
+    from formengine.db import get_db
+    from formengine.scoring_context import scoring_context
+
+    def context_for(municipality_id: int | None):
+        with get_db(app).session() as session:
+            return scoring_context(app, instrument, session=session, municipality_id=municipality_id)
+
+    return context_for
 
 
 def run_rescore_job(app: Flask, run_id: int) -> None:

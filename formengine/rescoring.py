@@ -21,7 +21,7 @@ No Flask here: the caller hands in the targets (instrument + scoring context).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -52,14 +52,32 @@ class RescoreBusy(RescoreError):
 
 @dataclass(frozen=True)
 class Target:
-    """An instrument to rescore and the scoring context it scores with now."""
+    """An instrument to rescore and the scoring context it scores with now.
+
+    ``context_for(municipality_id)``, when given, returns the context for one
+    municipality's responses (its plugin settings); otherwise ``context`` is used.
+    """
 
     instrument: Instrument
     context: ScoringContext = field(default_factory=ScoringContext)
+    context_for: Callable[[int | None], ScoringContext] | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
         return context_key(self.context)
+
+    def contexts(self) -> Callable[[int | None], tuple[ScoringContext, str]]:
+        """A cached lookup municipality id -> (context, context key)."""
+        cache: dict[int | None, tuple[ScoringContext, str]] = {}
+
+        def lookup(municipality_id: int | None) -> tuple[ScoringContext, str]:
+            found = cache.get(municipality_id)
+            if found is None:
+                context = self.context_for(municipality_id) if self.context_for else self.context
+                found = cache[municipality_id] = (context, context_key(context))
+            return found
+
+        return lookup
 
 
 @dataclass
@@ -181,7 +199,7 @@ def execute_run(session: Session, run_id: int, targets: Mapping[str, Target], *,
     session.commit()
     summary = Summary.from_dict(run.summary)
     wanted = {i: targets[i] for i in run.instruments}
-    keys = {i: t.key for i, t in wanted.items()}
+    keys = {i: t.contexts() for i, t in wanted.items()}
     try:
         while True:
             done = _batch(session, run, wanted, keys, summary, batch)
@@ -210,13 +228,15 @@ def _finish(session: Session, run: RescoreRun, status: str, error: str | None = 
     session.commit()
 
 
-def _batch(session: Session, run: RescoreRun, targets: Mapping[str, Target], keys: Mapping[str, str],
+def _batch(session: Session, run: RescoreRun, targets: Mapping[str, Target],
+           keys: Mapping[str, Callable[[int | None], tuple[ScoringContext, str]]],
            summary: Summary, size: int) -> int:
     """Rescore the next ``size`` responses after the cursor; returns how many were read."""
     # Two index-range queries per batch: the next responses after the cursor, then their current
     # scores (a join per row would make PostgreSQL hash the whole score table for every batch).
     stmt = (
-        select(Response.id, Response.instrument_id, Response.instrument_version, Response.answers)
+        select(Response.id, Response.instrument_id, Response.instrument_version, Response.answers,
+               Response.municipality_id)
         .where(Response.id > run.cursor, Response.status == "submitted",
                Response.instrument_id.in_(list(targets)))
         .order_by(Response.id)
@@ -235,17 +255,18 @@ def _batch(session: Session, run: RescoreRun, targets: Mapping[str, Target], key
     none = (None,) * 6
     new_rows: list[dict[str, Any]] = []
     now = utcnow()
-    for rid, instrument_id, iversion, answers in responses:
+    for rid, instrument_id, iversion, answers, municipality_id in responses:
         sversion, ckey, valid, scores, bands, error = current.get(rid, none)
         summary.examined += 1
         target = targets[instrument_id]
         instrument = target.instrument
+        context, key = keys[instrument_id](municipality_id)
         # a "scoring failed" row is retried even under the current rules (the plugin may be fixed)
-        if sversion == instrument.scoring_version and ckey == keys[instrument_id] and error is None:
+        if sversion == instrument.scoring_version and ckey == key and error is None:
             summary.unchanged += 1
             continue
         try:
-            result = score_stored(instrument, answers or {}, target.context)
+            result = score_stored(instrument, answers or {}, context)
         except Exception:  # noqa: BLE001 - plugin code: a failure is counted and the old score stays
             summary.failed += 1
             continue
@@ -270,8 +291,8 @@ def _batch(session: Session, run: RescoreRun, targets: Mapping[str, Target], key
                 "scoring_version": instrument.scoring_version, "valid": result.valid,
                 "scores": dict(result.scores), "bands": new_bands,
                 "flags": [f.to_dict() for f in result.flags], "computed_at": now,
-                "context_key": keys[instrument_id], "rescore_run_id": run.id,
-                "error": None, "options": dict(target.context.options),
+                "context_key": key, "rescore_run_id": run.id,
+                "error": None, "options": dict(context.options),
             })
     if new_rows:
         _insert_scores(session, new_rows)
@@ -307,21 +328,28 @@ def outdated_counts(session: Session, targets: Mapping[str, Target],
                     municipality_id: int | None = None) -> dict[str, int]:
     """Per instrument, how many submitted responses' current scores are not under the current rules.
 
-    Used to offer (never force) rescoring after a scoring version changed or a
-    norm pack was installed or removed.
+    Used to offer (never force) rescoring after a scoring version changed, a
+    norm pack was installed or removed, or a municipality's settings changed.
     """
     out: dict[str, int] = {}
     for instrument_id, target in targets.items():
-        stmt = (select(func.count())
-                .select_from(Response)
-                .join(Score, Score.id == current_score_id())
-                .where(Response.instrument_id == instrument_id, Response.status == "submitted",
-                       or_(Score.scoring_version != target.instrument.scoring_version,
-                           Score.context_key.is_(None), Score.context_key != target.key,
-                           Score.error.is_not(None))))
+        lookup = target.contexts()
+        places = select(Response.municipality_id).distinct().where(Response.instrument_id == instrument_id)
         if municipality_id is not None:
-            stmt = stmt.where(Response.municipality_id == municipality_id)
-        count = session.scalar(stmt) or 0
+            places = places.where(Response.municipality_id == municipality_id)
+        count = 0
+        for place in session.scalars(places).all():
+            key = lookup(place)[1]
+            stmt = (select(func.count())
+                    .select_from(Response)
+                    .join(Score, Score.id == current_score_id())
+                    .where(Response.instrument_id == instrument_id, Response.status == "submitted",
+                           Response.municipality_id.is_(None) if place is None
+                           else Response.municipality_id == place,
+                           or_(Score.scoring_version != target.instrument.scoring_version,
+                               Score.context_key.is_(None), Score.context_key != key,
+                               Score.error.is_not(None))))
+            count += session.scalar(stmt) or 0
         if count:
             out[instrument_id] = count
     return out
