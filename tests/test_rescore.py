@@ -269,3 +269,40 @@ def test_the_page_queues_the_run_for_the_job_worker(stored, client_for):
         consumer.stop(graceful=True)
     done = client.get(f"/admin/rescoring/runs/{run_id}").get_data(as_text=True)
     assert "Rescore 4 responses now" in done or "Genberegn 4 besvarelser nu" in done
+
+
+def test_rescoring_uses_each_municipalitys_own_settings(make_app):
+    from formengine.plugin_settings import save_settings
+    from formengine.responses import submit_new_response
+    from formengine.scoring_context import scoring_context
+    from tests.test_reports import who5_answers
+
+    app = make_app()
+    registry = get_registry(app)
+    who5 = registry.get("who5")
+    with get_db(app).session() as session:
+        world = World(session, registry)
+        towns = [world.municipality(name) for name in ("Setting town", "Default town")]
+        for town in towns:
+            family = world.family(town, f"S{town.id}")
+            person, wave = world.person(family), world.wave(family, 1)
+            with app.app_context():
+                context = scoring_context(app, who5, session=session, municipality_id=town.id)
+            submit_new_response(session, who5, who5_answers(32), municipality_id=town.id, entered_by=None,
+                                wording={"kind": "project_labels"}, person_id=person.id, wave_id=wave.id,
+                                context=context)
+        ids = [t.id for t in towns]
+    with get_db(app).session() as session:
+        save_settings(session, who5, ids[0], {"who5_band_scheme": "dk_practice"}, user=None)
+    with get_db(app).session() as session:
+        assert outdated_counts(session, targets_for(app, ["who5"])) == {"who5": 1}  # only Setting town
+    done = app.test_cli_runner().invoke(main, ["rescore", "who5", "--yes"])
+    assert done.exit_code == 0 and "rescored: 1" in done.output, done.output
+    with get_db(app).session() as session:
+        rows = session.scalars(select(Response).where(Response.instrument_id == "who5")
+                               .order_by(Response.municipality_id)).all()
+        by_town = {r.municipality_id: (r.current_score.options, r.current_score.bands["percent"])
+                   for r in rows}
+    assert by_town[ids[0]][0] == {"who5_band_scheme": "dk_practice"}
+    assert by_town[ids[1]][0] == {"who5_band_scheme": "topp2015"}
+    assert by_town[ids[0]][1] != by_town[ids[1]][1]  # 32 reads differently under the two schemes
