@@ -81,7 +81,19 @@ def _valid_path_values(app) -> dict[str, str]:
                 Response.municipality_id == family.municipality_id)),
             "instrument_id": "who5",
             "alert_id": str(_an_alert(session, family.municipality_id)),
+            "run_id": str(_a_rescore_run(session, family.municipality_id)),
         }
+
+
+def _a_rescore_run(session, municipality_id: int) -> int:
+    """A finished rescoring preview of the municipality."""
+    from formengine.models import RescoreRun
+
+    run = RescoreRun(instruments=["who5"], municipality_id=municipality_id, dry_run=True, status="done",
+                     summary={"examined": 1, "unchanged": 1})
+    session.add(run)
+    session.flush()
+    return run.id
 
 
 def _an_alert(session, municipality_id: int) -> int:
