@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from flask import Flask, request, session
 from flask_babel import Babel
-from flask_htmx import HTMX
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from formengine.db import db_session
 from formengine.models import User
+from formengine.web.hx import htmx
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
-htmx = HTMX()
 
 
 def init_web(app: Flask) -> None:

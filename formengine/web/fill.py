@@ -38,7 +38,7 @@ from formengine.scoring_context import scoring_context
 from formengine.web import handover
 from formengine.web.access import require_practice_allowed, response_or_404, scope, ui_lang
 from formengine.web.handover import after_submit_url, in_handover
-from formengine.web.hx import redirect_to, vary_on_htmx
+from formengine.web.hx import htmx, redirect_to, vary_on_htmx
 
 bp = Blueprint("fill", __name__)
 
@@ -59,7 +59,7 @@ def texts_for(definition: Definition, lang: str):
 def _htmx_needs_login():
     # An htmx request after the session timed out reloads the page (to the login form)
     # instead of swapping the login page into the question.
-    if request.headers.get("HX-Request") and not current_user.is_authenticated:
+    if htmx and not current_user.is_authenticated:
         response = make_response(_("Your session has ended. Log in again."), 401)
         response.headers["HX-Refresh"] = "true"
         return response
@@ -169,7 +169,7 @@ def _render_step_fragment(view: StepView, *, values: Mapping[str, Any] | None = 
 
 def _render_step_page(view: StepView, status: int = 200, **fragment_args: Any):
     fragment = _render_step_fragment(view, **fragment_args)
-    if request.headers.get("HX-Request"):
+    if htmx:
         response = make_response(fragment, status)
         response.headers["HX-Push-Url"] = url_for("fill.step", response_uuid=view.response.uuid,
                                                   page=view.page["id"])
@@ -224,7 +224,7 @@ def _refusal(view: StepView, refused: AnswerRefused, status: int = 422,
     fill.js shows a short plain-text reply as the save status and keeps what is on screen.
     """
     messages = [p.message(view.lang, _problem_label(view, p.item)) for p in refused.refusals]
-    if request.headers.get("HX-Request"):
+    if htmx:
         reply = make_response("; ".join(messages)[:190], status)
         reply.mimetype = "text/plain"
         return vary_on_htmx(reply)
@@ -296,7 +296,7 @@ def save(response_uuid: str):
         return _refusal(view, exc, values=changes)
 
     answers, declined = response.answers or {}, response.declined or []
-    if go == "stay" and request.headers.get("HX-Request"):
+    if go == "stay" and htmx:
         # Live display conditions: the questions of this step that appeared or went away are
         # swapped in place, without touching what is being typed elsewhere.
         fresh = StepView(response, definition, view.page["id"])
@@ -316,7 +316,7 @@ def save(response_uuid: str):
                                shown_before=shown_before, declined_item=decline)
     if target is None:
         return redirect_to(url_for("fill.review", response_uuid=response.uuid))
-    if request.headers.get("HX-Request"):
+    if htmx:
         return _render_step_page(StepView(response, definition, target))
     return redirect(url_for("fill.step", response_uuid=response.uuid, page=target), 303)
 
