@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from datetime import UTC, date, datetime
 
 import pytest
@@ -211,6 +212,23 @@ def test_bad_export_requests_are_refused(data):
         _export(app, registry, layout="long", fmt="csv", instruments=("who5", "tscale"))
     with pytest.raises(ExportError, match="format"):
         _export(app, registry, layout="long", fmt="pdf")
+
+
+def test_sav_without_its_packages_is_refused_naming_the_extra(data, monkeypatch, tmp_path):
+    """Without the spss extra the .sav export says what to install; every other format still works."""
+    from formengine.exports.service import FormatUnavailable
+    from formengine.exports.writers import MissingPackages, write_sav
+
+    app, registry, _ids = data
+    monkeypatch.setitem(sys.modules, "pyreadstat", None)  # import pyreadstat now fails, as if not installed
+    with pytest.raises(FormatUnavailable, match=r"pyreadstat.*formengine\[spss\]") as refused:
+        _export(app, registry, layout="long", fmt="sav")
+    assert refused.value.missing.packages == ("pyreadstat",) and refused.value.missing.extra == "spss"
+    with pytest.raises(MissingPackages):
+        write_sav(str(tmp_path / "x.sav"), [], [])
+    assert not (tmp_path / "x.sav").exists()
+    export, body = _export(app, registry, layout="long", fmt="xlsx")
+    assert export.filename.endswith(".xlsx") and body
 
 
 def test_long_export_reads_back_through_the_csv_import(data, tmp_path):

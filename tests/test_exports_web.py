@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 
 from sqlalchemy import select
 
@@ -75,3 +76,21 @@ def test_sysadmin_exports_every_municipality_and_other_formats(reports_data, log
     assert _post(client, instrument="").status_code == 400  # long layout needs one instrument
     assert _post(client, delimiter="pipe").status_code == 400
     assert _post(client, instrument="nope").status_code == 404
+
+
+def test_the_page_says_what_spss_needs_when_it_is_missing(reports_data, login_as, monkeypatch):  # noqa: F811
+    app, _ids = reports_data
+    client = login_as("admin-a")
+    assert "kræver Python-pakkerne" not in client.get("/exports/").get_data(as_text=True)
+    monkeypatch.setitem(sys.modules, "pandas", None)  # as if installed without the spss extra
+    monkeypatch.setitem(sys.modules, "pyreadstat", None)
+    page = client.get("/exports/").get_data(as_text=True)
+    assert 'value="sav" disabled' in page
+    assert "kræver Python-pakkerne pandas, pyreadstat" in page and "formengine[spss]" in page
+    refused = _post(client, format="sav")
+    assert refused.status_code == 400
+    assert "formengine[spss]" in refused.get_data(as_text=True)
+    assert _post(client, format="xlsx").status_code == 200
+    with get_db(app).session() as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.action == "export"))
+        assert [e.detail["format"] for e in events] == ["xlsx"]  # the refused one changed nothing

@@ -22,9 +22,11 @@ from formengine.exports.dataset import (
     wide_columns,
 )
 from formengine.exports.writers import (
+    MissingPackages,
     codebook_csv,
     csv_chunks,
     file_chunks,
+    missing_packages,
     temp_path,
     write_sav,
     write_xlsx,
@@ -38,6 +40,14 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 class ExportError(ValueError):
     """The export cannot be made as asked (unknown instrument, layout or format)."""
+
+
+class FormatUnavailable(ExportError):
+    """The format needs packages this installation lacks; ``missing`` names them and the extra."""
+
+    def __init__(self, missing: MissingPackages) -> None:
+        self.missing = missing
+        super().__init__(str(missing))
 
 
 @dataclass
@@ -54,6 +64,9 @@ def build_export(session: Session, registry: PluginRegistry, request: ExportRequ
         raise ExportError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
     if fmt not in FORMATS:
         raise ExportError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+    missing = missing_packages(fmt)
+    if missing is not None:
+        raise FormatUnavailable(missing)
     instruments = []
     for instrument_id in request.instrument_ids:
         instrument = registry.get(instrument_id)

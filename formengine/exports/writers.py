@@ -5,11 +5,16 @@ the default delimiter (Danish Excel's list separator). XLSX uses openpyxl's
 write-only mode, which streams rows to disk. SPSS files are written by
 pyreadstat from a data frame, so a .sav export holds its rows in memory;
 export one instrument at a time for large data sets.
+
+pyreadstat and pandas are optional (``pip install formengine[spss]``):
+``OPTIONAL`` says which format needs which packages, and ``missing_packages``
+is the one check that the writers, the export service and the web page use.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import os
 import tempfile
@@ -21,6 +26,9 @@ from formengine.exports.dataset import Column, codebook_rows
 from formengine.exports.layout import DECLINED
 
 DELIMITERS = {"semicolon": ";", "comma": ",", "tab": "\t"}
+# Formats whose writer needs packages that are not installed by default:
+# format -> (the extra that installs them, the modules imported).
+OPTIONAL: dict[str, tuple[str, tuple[str, ...]]] = {"sav": ("spss", ("pandas", "pyreadstat"))}
 BOM = "\ufeff"
 CHUNK_ROWS = 500
 
@@ -135,12 +143,43 @@ def _xlsx_cell(value: Any) -> Any:
     return value
 
 
+class MissingPackages(RuntimeError):
+    """A format's writer needs packages that are not installed; ``extra`` is what to install."""
+
+    def __init__(self, fmt: str, extra: str, packages: Sequence[str]) -> None:
+        self.fmt, self.extra, self.packages = fmt, extra, tuple(packages)
+        super().__init__(f"the {fmt} export needs the Python packages {', '.join(self.packages)}, "
+                         f"which are not installed: pip install 'formengine[{extra}]'")
+
+
+def missing_packages(fmt: str) -> MissingPackages | None:
+    """Why ``fmt`` cannot be written here (a ``MissingPackages``), or None when it can."""
+    if fmt not in OPTIONAL:
+        return None
+    extra, modules = OPTIONAL[fmt]
+    missing = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    return MissingPackages(fmt, extra, missing) if missing else None
+
+
+def _require(fmt: str) -> None:
+    problem = missing_packages(fmt)
+    if problem is not None:
+        raise problem
+
+
 def write_sav(path: str, columns: list[Column], rows: Iterable[Sequence[Any]], note: str = "") -> None:
     """An SPSS .sav with variable labels (Danish), value labels and the declined code as user-missing.
 
     Band columns (codes as text) become numbers 1..k with the bands as value
-    labels, since SPSS value labels need numeric variables.
+    labels, since SPSS value labels need numeric variables. Needs the ``spss``
+    extra; raises ``MissingPackages`` without it.
     """
+    _require("sav")
     import pandas as pd
     import pyreadstat
 

@@ -9,8 +9,8 @@ from flask_login import login_required
 from formengine.audit import record
 from formengine.db import db_session
 from formengine.exports.dataset import ExportRequest, scored_instrument_ids
-from formengine.exports.service import ExportError, build_export
-from formengine.exports.writers import DELIMITERS
+from formengine.exports.service import ExportError, FormatUnavailable, build_export
+from formengine.exports.writers import DELIMITERS, OPTIONAL, MissingPackages, missing_packages
 from formengine.registry import get_registry
 from formengine.web.access import municipality_choices, municipality_scope, require_admin, ui_lang
 from formengine.web.errors import render_error
@@ -18,12 +18,22 @@ from formengine.web.errors import render_error
 bp = Blueprint("exports", __name__, url_prefix="/exports")
 
 
+def unavailable_text(missing: MissingPackages) -> str:
+    """What the administrator reads when a format's packages are not installed."""
+    return _("This format needs the Python packages %(packages)s, which are not installed on this server. "
+             "Ask the system administrator to install formengine[%(extra)s].",
+             packages=", ".join(missing.packages), extra=missing.extra)
+
+
 @bp.route("/")
 @login_required
 def index():
     require_admin()
+    unavailable = {fmt: unavailable_text(missing) for fmt in OPTIONAL
+                   if (missing := missing_packages(fmt)) is not None}
     return render_template("reports/export.html", instruments=get_registry().sorted_instruments(),
-                           municipalities=municipality_choices(), lang=ui_lang())
+                           municipalities=municipality_choices(), lang=ui_lang(),
+                           unavailable=unavailable)
 
 
 @bp.route("/download", methods=["POST"])
@@ -59,6 +69,8 @@ def download():
     try:
         export = build_export(session, registry, export_request, layout=layout, fmt=fmt,
                               delimiter=delimiter, lang=ui_lang())
+    except FormatUnavailable as exc:
+        return render_error(400, unavailable_text(exc.missing))
     except ExportError as exc:
         return render_error(400, str(exc))
     record(session, "export", "export", ",".join(instrument_ids)[:64], {
