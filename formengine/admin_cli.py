@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from typing import NoReturn
 
 import click
 from flask.cli import with_appcontext
@@ -22,7 +23,7 @@ from formengine.registry import get_registry
 CLI_USER = "cli"
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
 
@@ -133,7 +134,7 @@ def enable_instrument(municipality_name: str, instrument_id: str, disable: bool)
             _fail(str(exc))
         if disable:
             click.echo(f"{instrument_id} disabled for {municipality_name}; collected answers are kept.")
-        else:
+        elif instrument is not None:  # enabling an unknown instrument was refused above
             licence = instrument.definition.licence
             terms = licence.get("terms", {})
             click.echo(f"{instrument_id} enabled for {municipality_name}.")

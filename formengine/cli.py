@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from flask import current_app
@@ -13,7 +13,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from formengine.app import create_app
 from formengine.instruments import AnswerError, Instrument, ScoringError, codec_for
-from formengine.registry import get_registry
+from formengine.registry import current_flask_app, get_registry
 
 
 def _create_app(*_args: Any) -> Any:
@@ -40,7 +40,7 @@ def _stored_versions() -> dict[str, dict[str, int]]:
         return {}
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     """One clear line on stderr and a non-zero exit."""
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
@@ -133,6 +133,7 @@ def score_command(instrument_id: str, answers_file: str | None, batch_file: str 
     if batch_file is not None:
         _score_batch(instrument, batch_file)
         return
+    assert answers_file is not None  # exactly one of the two, checked above
     try:
         raw = _read(answers_file)
         answers = json.loads(raw)
@@ -186,7 +187,7 @@ def wording_command() -> None:
     from formengine.wording import wording_packs
 
     registry = get_registry()
-    packs = wording_packs(current_app._get_current_object())
+    packs = wording_packs(current_flask_app())
     click.echo(f"Wording packs directory: {packs.directory}")
     for instrument in registry.sorted_instruments():
         for lang in ("da", "en"):
@@ -213,7 +214,7 @@ def norms_command() -> None:
     """List installed norm packs (instance/norms/) and any that were refused, with the reason."""
     from formengine.norms import norm_packs
 
-    packs = norm_packs(current_app._get_current_object())
+    packs = norm_packs(current_flask_app())
     click.echo(f"Norm packs directory: {packs.directory}")
     if not packs.statuses:
         click.echo("  (none installed)")
@@ -221,7 +222,7 @@ def norms_command() -> None:
         if status.error:
             click.echo(f"  refused: {status.error}")
         else:
-            click.echo(f"  {status.instrument_id}: {status.source} (sha256 {status.sha256[:12]}...)")
+            click.echo(f"  {status.instrument_id}: {status.source} (sha256 {(status.sha256 or '')[:12]}...)")
     _offer_rescoring()
 
 
@@ -235,7 +236,7 @@ def _offer_rescoring() -> None:
 
     try:
         with get_db(current_app).session() as session:
-            outdated = outdated_counts(session, targets_for(current_app._get_current_object()))
+            outdated = outdated_counts(session, targets_for(current_flask_app()))
     except (OperationalError, ProgrammingError):
         return
     for instrument_id, count in sorted(outdated.items()):
@@ -301,7 +302,7 @@ def import_responses_command(file: str, create_municipalities: bool) -> None:
         fail(f"cannot read {file}: {exc}")
     registry = get_registry()
     records = read_csv(raw, registry) if file.lower().endswith(".csv") else read_jsonl(raw)
-    app = current_app._get_current_object()
+    app = current_flask_app()
     try:
         with get_db().session() as session:
             summary = import_responses(

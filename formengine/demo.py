@@ -191,7 +191,7 @@ def _answer_waves(session: Session, registry: PluginRegistry, municipality: Muni
         schedule = catalogue.schedule_for(municipality)
         day = min(today, view.wave.due_on + timedelta(days=rng.randint(0, schedule.tolerance_weeks * 7 // 2)))
         for entry in view.entries:
-            if entry.response is not None or entry.person is None:
+            if entry.response is not None or entry.person is None or entry.about is None:
                 continue
             if not has_consent(entry.person, day) or (current and rng.random() < 0.4):
                 continue

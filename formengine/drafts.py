@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -122,12 +122,13 @@ def _write(session: Session, response: Response, expected_version: int,
     now = utcnow()
     new_version = expected_version + 1
     values = {"answers": answers, "declined": declined, "version": new_version, "updated_at": now, **extra}
-    result = session.execute(
+    # an UPDATE's result is a CursorResult, which has the row count
+    result = cast("CursorResult[Any]", session.execute(
         update(Response)
         .where(Response.id == response.id, Response.version == expected_version, Response.status == "draft")
         .values(**values)
         .execution_options(synchronize_session=False)
-    )
+    ))
     if result.rowcount != 1:
         # Another request won the race between our read and our write.
         session.rollback()

@@ -13,13 +13,21 @@ the page or command goes on (see "When a plugin fails" in docs/plugins.md).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
 import pluggy
+from markupsafe import Markup
+
+if TYPE_CHECKING:
+    from formengine.instruments import Definition, Instrument
+    from formengine.texts import TextSource
 
 hookspec = pluggy.HookspecMarker("formengine")
 
 
 @hookspec
-def formengine_instruments():
+def formengine_instruments() -> Iterable[Instrument]:
     """Return the instruments this plugin provides.
 
     Called once per application, while ``create_app`` loads plugins.
@@ -30,7 +38,8 @@ def formengine_instruments():
 
 
 @hookspec(firstresult=True)
-def formengine_render_widget(item, definition, value, lang, texts):
+def formengine_render_widget(item: Mapping[str, Any], definition: Definition, value: Any, lang: str,
+                             texts: TextSource) -> Markup | None:
     """Render the input for an item whose definition names a ``widget``.
 
     Called by the form stepper for every item with a ``"widget"`` key.
@@ -53,7 +62,8 @@ def formengine_render_widget(item, definition, value, lang, texts):
 
 
 @hookspec(firstresult=True)
-def formengine_result_view(response, instrument, history, lang):
+def formengine_result_view(response: Any, instrument: Instrument, history: Sequence[Any],
+                           lang: str) -> Markup | None:
     """Render the result of a submitted response, for instruments that want their own view.
 
     Called on the result page. ``response`` is the stored response (answers,
@@ -73,7 +83,7 @@ def formengine_result_view(response, instrument, history, lang):
 
 
 @hookspec
-def formengine_default_plan():
+def formengine_default_plan() -> Iterable[Mapping[str, Any]]:
     """Return the measurement-plan rules this plugin proposes for a new municipality.
 
     Called when a municipality's plan is seeded (on creation or first use).

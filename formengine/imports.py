@@ -308,7 +308,7 @@ def _check(number: int, record: Any, registry: PluginRegistry) -> _Line:
         both = [d for d in declined if isinstance(answers, dict) and d in answers]
         if both:
             problems.append(f"item(s) both answered and declined: {', '.join(both)}")
-    if problems:
+    if problems or submitted_at is None:
         raise ValueError("; ".join(problems))
     # As at a tablet submit: answers to questions a display condition hides are not stored or scored.
     hidden = hidden_answered(instrument.definition, answers)

@@ -94,7 +94,7 @@ def check_can_measure(session: Session, user: Any, person: Person | None, wave: 
     if family.status == "closed" or family.closed_on is not None:
         if wave.kind != "closing":
             raise MeasurementRefused(_("The family is closed; only the closing measurement can be taken."))
-        municipality = session.get(Municipality, municipality_id)
+        municipality = session.get_one(Municipality, municipality_id)
         last_day = schedule_for(municipality).window(wave.due_on)[1]
         if on > last_day:
             raise MeasurementRefused(_("The closing measurement was due by %(day)s; the family is closed.",
@@ -204,11 +204,12 @@ def _responses_by_wave(session: Session, wave_ids: list[int]) -> dict[int, list[
         return out
     for response in session.scalars(select(Response).where(Response.wave_id.in_(wave_ids))
                                     .order_by(Response.id)):
-        out.setdefault(response.wave_id, []).append(response)
+        if response.wave_id is not None:
+            out.setdefault(response.wave_id, []).append(response)
     return out
 
 
-def _entries(items: list[PlanItem], responses: list[Response], persons: dict[int, Person],
+def _entries(items: list[PlanItem], responses: list[Response], persons: dict[int | None, Person],
              wave_status: str) -> list[Entry]:
     entries = []
     used: set[int] = set()
@@ -234,12 +235,12 @@ def family_plan(session: Session, registry: PluginRegistry, family: Family,
                 today: date | None = None) -> list[WaveView]:
     """Every wave of the family with its measurements and their status (done/due/overdue/upcoming/missed)."""
     today = today or date.today()
-    municipality = session.get(Municipality, family.municipality_id)
+    municipality = session.get_one(Municipality, family.municipality_id)
     schedule = schedule_for(municipality)
     waves = sync_family_waves(session, family, today, schedule)
     rules = plan_rules(session, registry, municipality)
     available = available_ids(session, registry, municipality.id)
-    persons = {p.id: p for p in family.persons}
+    persons: dict[int | None, Person] = {p.id: p for p in family.persons}  # None: nobody
     infos = [person_info(p) for p in family.persons]
     responses = _responses_by_wave(session, [w.id for w in waves])
     statuses = [schedule.status(w.due_on, today) for w in waves]
@@ -339,6 +340,6 @@ def close_family(session: Session, family: Family, closed_on: date, *, close_per
         if drop:
             session.execute(delete(Wave).where(Wave.id.in_(drop)))
     session.flush()
-    municipality = session.get(Municipality, family.municipality_id)
+    municipality = session.get_one(Municipality, family.municipality_id)
     waves = sync_family_waves(session, family, max(today, closed_on), schedule_for(municipality))
     return next(w for w in waves if w.kind == "closing")

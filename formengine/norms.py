@@ -97,7 +97,8 @@ def validate_norms(definition: Definition, data: Any, where: str = "") -> dict[s
 
 
 def _range_of(where: str, spec: Mapping[str, Any], role: str) -> range:
-    low, high = spec.get("min"), spec.get("max")
+    low: Any = spec.get("min")  # JSON values; _whole() checks them
+    high: Any = spec.get("max")
     if not (_whole(low) and _whole(high)):
         raise NormPackError(f"{where}: score {spec['name']!r} has no whole-number min/max, "
                             f"so it cannot be {role}")

@@ -297,7 +297,7 @@ def items_for_family(rules: Iterable[Rule], persons: Iterable[PersonInfo], wave_
 def items_for_municipality(rules: Iterable[Rule], wave_kind: str,
                            available: set[str] | None = None) -> list[PlanItem]:
     """Municipality-level measurements (answered for the municipality, not a person) at a wave."""
-    items = []
+    items: list[PlanItem] = []
     for rule in rules:
         if rule.about != "municipality" or wave_kind not in rule.waves:
             continue

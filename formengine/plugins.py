@@ -164,7 +164,8 @@ class PluginRegistry:
         impls = [i for i in self.pm.hook.formengine_instruments.get_hookimpls() if i.plugin is module]
         for impl in impls:
             try:
-                provided = list(impl.function() or [])
+                returned: Any = impl.function()  # a plugin's result: checked below, item by item
+                provided = list(returned or [])
             except Exception as exc:  # noqa: BLE001
                 log.debug("".join(traceback.format_exception(exc)))
                 reasons.append(f"formengine_instruments failed: {_short(exc)}")

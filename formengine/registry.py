@@ -25,6 +25,13 @@ def get_registry(app: Flask | None = None) -> PluginRegistry:
     return (app or current_app).extensions[REGISTRY_KEY]
 
 
+def current_flask_app() -> Flask:
+    """The application behind ``flask.current_app``: the object itself, to keep or hand on, not the proxy."""
+    # current_app is a werkzeug LocalProxy that the type stubs present as Flask itself
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    return app
+
+
 def cached_extension(app: Flask, key: str, build: Callable[[], Any]) -> Any:
     """``app.extensions[key]``, built by ``build()`` on first use (once, even with threads)."""
     value = app.extensions.get(key)

@@ -119,7 +119,7 @@ def default_context(instrument: Instrument) -> ScoringContext:
 def _close(a: Any, b: Any) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         return abs(a - b) < 1e-9
-    return a == b
+    return bool(a == b)
 
 
 def check_vector(instrument: Instrument, vector: Mapping[str, Any], where: str = "") -> ScoreResult:
@@ -220,7 +220,8 @@ def check_instrument(instrument: Instrument, vectors: list[dict[str, Any]] | Non
                 continue
             raise ConformanceError(f"{instrument.id}: {item['id']} accepted the value {bad!r}")
 
-    samples = [{}] + [sample_answers(instrument, which) for which in ("first", "last", "mixed")]
+    samples: list[Mapping[str, Any]] = [{}]
+    samples += [sample_answers(instrument, which) for which in ("first", "last", "mixed")]
     with _no_flask_or_database():
         for answers in samples:
             try:
@@ -366,13 +367,16 @@ def check_plugin(plugin: ModuleType, vectors_file: str | Path | None = None,
     if not instruments:
         raise ConformanceError(f"{name}: no instruments")
     if vectors_file is None:
+        if plugin.__file__ is None:
+            raise ConformanceError(f"{plugin.__name__} has no file beside which to find vectors.jsonl")
         vectors_file = Path(plugin.__file__).with_name("vectors.jsonl")
     vectors = load_vectors(vectors_file) if Path(vectors_file).exists() else []
     single = instruments[0].id if len(instruments) == 1 else None
     for instrument in instruments:
         own = [v for v in vectors if v.get("instrument", single) == instrument.id]
         check_instrument(instrument, own, min_vectors=min_vectors)
-    unknown = {v.get("instrument") for v in vectors} - {i.id for i in instruments} - {None}
+    named = {v["instrument"] for v in vectors if v.get("instrument") is not None}
+    unknown = named - {i.id for i in instruments}
     if unknown:
         raise ConformanceError(f"vectors name unknown instruments: {sorted(unknown)}")
     return instruments

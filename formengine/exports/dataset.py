@@ -300,7 +300,7 @@ def iter_long_rows(session: Session, instrument: Instrument, request: ExportRequ
         else:
             out = [pseudo(mid, "response", rid), mname, pseudo(mid, "family", family_id),
                    pseudo(mid, "person", pid), pseudo(mid, "person", about_id), role or "", sex or "",
-                   age_on(birth_date, (submitted or created).date())]
+                   age_on(birth_date, when.date()) if (when := submitted or created) else None]
         wording = wording_of(wording)
         out += [number, kind, instrument.id, iversion, scoring_version, mode, language,
                 wording.get("source") or wording.get("kind", ""), created, submitted]

@@ -42,14 +42,14 @@ def evaluate(condition: Mapping[str, Any], answers: Mapping[str, Any]) -> bool:
         return False
     value = answers[condition["item"]]
     if op == "eq":
-        return value == condition["value"]
+        return bool(value == condition["value"])
     if op == "ne":
-        return value != condition["value"]
+        return bool(value != condition["value"])
     if op == "in":
         return value in condition["value"]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    return _COMPARE[op](value, condition["value"])
+    return bool(_COMPARE[op](value, condition["value"]))
 
 
 def to_schema(condition: Mapping[str, Any]) -> dict[str, Any]:

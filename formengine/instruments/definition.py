@@ -43,7 +43,8 @@ def _pointer(path: Iterator[Any] | list[Any]) -> str:
 
 def _load_metaschema() -> dict[str, Any]:
     text = resources.files("formengine.instruments").joinpath("metaschema.json").read_text("utf-8")
-    return json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 METASCHEMA: dict[str, Any] = _load_metaschema()
@@ -61,19 +62,19 @@ class Definition:
     # -- identity -------------------------------------------------------
     @property
     def id(self) -> str:
-        return self.data["id"]
+        return str(self.data["id"])
 
     @property
     def version(self) -> str:
-        return self.data["version"]
+        return str(self.data["version"])
 
     @property
     def respondent(self) -> str:
-        return self.data["respondent"]
+        return str(self.data["respondent"])
 
     @property
     def subject(self) -> str:
-        return self.data.get("subject", "person")
+        return str(self.data.get("subject", "person"))
 
     @property
     def age_range(self) -> tuple[int | None, int | None]:
@@ -82,7 +83,8 @@ class Definition:
 
     @property
     def licence(self) -> dict[str, Any]:
-        return self.data["licence"]
+        licence: dict[str, Any] = self.data["licence"]
+        return licence
 
     def title(self, lang: str = "da") -> str:
         return text(self.data["title"], lang)
@@ -91,7 +93,8 @@ class Definition:
     @property
     def items(self) -> list[dict[str, Any]]:
         """Top-level items in order."""
-        return self.data["items"]
+        items: list[dict[str, Any]] = self.data["items"]
+        return items
 
     @cached_property
     def items_by_id(self) -> dict[str, dict[str, Any]]:
@@ -103,10 +106,11 @@ class Definition:
 
     def scale_options(self, item: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The options of a choice item's scale (code + label)."""
-        return self.data["scales"][item["scale"]]["options"]
+        options: list[dict[str, Any]] = self.data["scales"][item["scale"]]["options"]
+        return options
 
     def allows_decline(self, item: Mapping[str, Any]) -> bool:
-        return item.get("allow_decline", self.data.get("allow_decline", False))
+        return bool(item.get("allow_decline", self.data.get("allow_decline", False)))
 
     def is_shown(self, item: Mapping[str, Any], answers: Mapping[str, Any]) -> bool:
         """Whether an item's display condition holds for the answers so far."""
@@ -120,19 +124,21 @@ class Definition:
         cond = item.get("required_if")
         if cond is not None:
             return conditions.evaluate(cond, answers)
-        return item.get("required", True)
+        return bool(item.get("required", True))
 
     @property
     def pages(self) -> list[dict[str, Any]]:
         """Sections of items; without explicit pages, one item per page."""
         if "pages" in self.data:
-            return self.data["pages"]
+            pages: list[dict[str, Any]] = self.data["pages"]
+            return pages
         return [{"id": item["id"], "items": [item["id"]]} for item in self.items]
 
     # -- scores ---------------------------------------------------------
     @property
     def scores(self) -> list[dict[str, Any]]:
-        return self.data.get("scores", [])
+        scores: list[dict[str, Any]] = self.data.get("scores", [])
+        return scores
 
     @cached_property
     def score_names(self) -> list[str]:

@@ -46,8 +46,8 @@ def timeline_chart(series: Sequence[TimelineSeries], title: str, waves: Sequence
     """One line per score across ``waves`` ((number, label) pairs); a missing value leaves a gap."""
     chart = pygal.Line(**_options(title), allow_interruptions=True, dots_size=5)
     chart.x_labels = [label for _number, label in waves]
-    lows = [s.spec.get("min") for s in series if s.spec.get("min") is not None]
-    highs = [s.spec.get("max") for s in series if s.spec.get("max") is not None]
+    lows = [s.spec["min"] for s in series if s.spec.get("min") is not None]
+    highs = [s.spec["max"] for s in series if s.spec.get("max") is not None]
     if lows and highs:
         chart.range = (min(lows), max(highs))
     for one, name in zip(series, series_labels, strict=True):

@@ -115,8 +115,12 @@ def distributions(session: Session, instrument: Instrument, by: str = "municipal
         else:
             chosen[key] = (response, number)  # later ids win within a wave
     names = dict(session.execute(select(Municipality.id, Municipality.name)).all())
-    column_keys = sorted({(r.municipality_id if by == "municipality" else n) for r, n in chosen.values()},
-                         key=lambda k: (names.get(k, "") if by == "municipality" else k))
+    column_keys: list[Any]
+    if by == "municipality":  # by name
+        municipality_ids = {r.municipality_id for r, _n in chosen.values()}
+        column_keys = sorted(municipality_ids, key=lambda k: names.get(k, "") if k is not None else "")
+    else:  # by wave number
+        column_keys = sorted({n for _r, n in chosen.values()})
     columns = [(k, names.get(k, str(k)) if by == "municipality" else str(k)) for k in column_keys]
     respondents: dict[Any, int] = defaultdict(int)
     items = [ItemDistribution(i["id"], i["label"], _categories(instrument, i))

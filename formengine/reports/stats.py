@@ -48,7 +48,7 @@ def paired_stats(pairs: Sequence[tuple[float, float]], confidence: float = 0.95)
     before = [float(a) for a, _ in pairs]
     after = [float(b) for _, b in pairs]
     changes = [b - a for a, b in zip(before, after, strict=True)]
-    change = mean(changes)
+    change = math.fsum(changes) / n
     sd = sample_sd(changes)
     ci = None
     effect = None

@@ -275,7 +275,7 @@ def family(family_id: int):
 
 
 def _municipality(municipality_id: int) -> Municipality:
-    return db_session().get(Municipality, municipality_id)
+    return db_session().get_one(Municipality, municipality_id)
 
 
 @bp.route("/families/<int:family_id>/persons/new", methods=["GET", "POST"])
@@ -365,8 +365,8 @@ def consent(person_id: int):
     status = 200
     if form.validate_on_submit():
         record = Consent(person_id=person.id, municipality_id=person.municipality_id,
-                         given_by=form.given_by.data.strip(), given_on=form.given_on.data,
-                         scope=form.scope.data.strip(), recorded_by=current_user.id)
+                         given_by=(form.given_by.data or "").strip(), given_on=form.given_on.data,
+                         scope=(form.scope.data or "").strip(), recorded_by=current_user.id)
         session.add(record)
         session.flush()
         audit.record(session, "create", "consent", record.id, {"person": person.id},
@@ -413,7 +413,7 @@ def close(family_id: int):
     status = 200
     if request.method == "GET" and form.closed_on.data is None:
         form.closed_on.data = date.today()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and form.closed_on.data is not None:  # DataRequired: always a date here
         try:
             wave = close_family(session, fam, form.closed_on.data, close_persons=form.close_persons.data)
         except IntegrityRefused as exc:
@@ -473,7 +473,7 @@ def measure(person_id: int):
         (e for e in view.entries if e.planned and e.instrument_id == form.instrument_id.data
          and e.person is not None and e.person.id == person.id and e.about is not None
          and e.about.id == about.id), None)
-    if entry is None:
+    if view is None or entry is None:
         return _refuse(_("This form is not on the plan for this person at this measurement."), back)
     if entry.status == STATUS_DONE:
         return _refuse(_("This form has already been submitted for this measurement."), back, 409)
@@ -486,6 +486,8 @@ def measure(person_id: int):
     except MeasurementRefused as exc:
         return _refuse(str(exc), back, 403)
     instrument = registry.get(entry.instrument_id)
+    if instrument is None:  # uninstalled since the plan was read
+        abort(404)
     response = start_draft(
         session, instrument, municipality_id=person.municipality_id, entered_by=current_user.id,
         wording=ProjectLabels(instrument.definition).record(), language=ui_lang(), mode=form.mode.data,
@@ -514,7 +516,7 @@ def measure_municipality(wave_id: int):
     view = _find_view(municipality_plan(session, registry, municipality), wave.id)
     entry = None if view is None else next(
         (e for e in view.entries if e.planned and e.instrument_id == form.instrument_id.data), None)
-    if entry is None:
+    if view is None or entry is None:
         return _refuse(_("This form is not on the municipality's plan for this round."), back)
     if entry.status == STATUS_DONE:
         return _refuse(_("This form has already been submitted for this round."), back, 409)
@@ -525,6 +527,8 @@ def measure_municipality(wave_id: int):
     except MeasurementRefused as exc:
         return _refuse(str(exc), back, 403)
     instrument = registry.get(entry.instrument_id)
+    if instrument is None:  # uninstalled since the plan was read
+        abort(404)
     response = start_draft(
         session, instrument, municipality_id=municipality.id, entered_by=current_user.id,
         wording=ProjectLabels(instrument.definition).record(), language=ui_lang(), mode=form.mode.data,

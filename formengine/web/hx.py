@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Response, redirect
+from flask import redirect
 from flask_htmx import HTMX
 from flask_htmx import make_response as htmx_response
+from werkzeug.wrappers import Response
 
 # Truthy inside a request made by htmx; its attributes read the other HX-* request headers.
 htmx = HTMX()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -13,7 +13,7 @@ from formengine.definition_versions import definition_for
 from formengine.forms import build_form_class, form_answers
 from formengine.instruments import AnswerError, AnswerRefused
 from formengine.practice import practice_instruments
-from formengine.registry import get_registry
+from formengine.registry import current_flask_app, get_registry
 from formengine.responses import submit_new_response
 from formengine.scoring_context import scoring_context
 from formengine.web.access import response_or_404, ui_lang
@@ -40,7 +40,7 @@ def fill(instrument_id: str):
     if instrument is None:
         abort(404)
     lang = ui_lang()
-    texts = texts_for(current_app._get_current_object(), instrument.definition, lang)
+    texts = texts_for(current_flask_app(), instrument.definition, lang)
     form = build_form_class(instrument.definition, texts, lang)()
     if form.is_submitted():
         if not form.validate():  # the CSRF token; the answers are read by the codec below
@@ -63,7 +63,7 @@ def fill(instrument_id: str):
                 entered_by=current_user.id,
                 wording=texts.record(),
                 language=lang,
-                context=scoring_context(current_app._get_current_object(), instrument, session=session,
+                context=scoring_context(current_flask_app(), instrument, session=session,
                                         municipality_id=current_user.municipality_id),
             )
         except AnswerError as exc:

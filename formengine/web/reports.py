@@ -196,7 +196,7 @@ def timeline(person_id: int):
         if not groups or groups[-1]["key"] != key:
             instrument = registry.get(one.instrument_id)
             groups.append({"key": key, "instrument": instrument, "series": [],
-                           "respondent": names.get(one.person_id, ""),
+                           "respondent": names.get(one.person_id, "") if one.person_id else "",
                            "about": names.get(one.about_person_id, "") if one.about_person_id else ""})
         groups[-1]["series"].append(one)
     for group in groups:
