@@ -108,15 +108,20 @@ class StepView:
         self.index = ids.index(page_id) if page_id else None
 
     @property
+    def item_ids(self) -> list[str]:
+        """The page's item ids; none on the review screen, which has no page."""
+        return self.page["items"] if self.page is not None else []
+
+    @property
     def items(self) -> list[dict[str, Any]]:
         answers = self.response.answers or {}
-        return [self.definition.items_by_id[i] for i in self.page["items"]
+        return [self.definition.items_by_id[i] for i in self.item_ids
                 if self.definition.is_shown(self.definition.items_by_id[i], answers)]
 
     @property
     def page_items(self) -> list[dict[str, Any]]:
         """Every item of the page, shown or not (hidden ones become placeholders)."""
-        return [self.definition.items_by_id[i] for i in self.page["items"]]
+        return [self.definition.items_by_id[i] for i in self.item_ids]
 
     @property
     def total(self) -> int:
@@ -172,7 +177,7 @@ def _render_step_page(view: StepView, status: int = 200, **fragment_args: Any):
     if htmx:
         response = make_response(fragment, status)
         response.headers["HX-Push-Url"] = url_for("fill.step", response_uuid=view.response.uuid,
-                                                  page=view.page["id"])
+                                                  page=view.page["id"] if view.page else None)
     else:
         response = make_response(render_template(
             "fill/step.html", view=view, response=view.response, definition=view.definition,
