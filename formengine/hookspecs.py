@@ -20,6 +20,7 @@ import pluggy
 from markupsafe import Markup
 
 if TYPE_CHECKING:
+    from formengine.alerts import AlertNotice
     from formengine.instruments import Definition, Instrument
     from formengine.texts import TextSource
 
@@ -107,7 +108,7 @@ def formengine_default_plan() -> Iterable[Mapping[str, Any]]:
 
 
 @hookspec
-def formengine_alert(alert, instrument):
+def formengine_alert(alert: AlertNotice, instrument: Instrument | None) -> None:
     """Pass on an alert, e.g. e-mail a team leader; the core itself sends nothing.
 
     Called once per alert: when a submitted response is scored with a flag of

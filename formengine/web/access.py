@@ -31,7 +31,7 @@ def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
     chosen = session.get("lang")
     if chosen in languages:
-        return chosen
+        return str(chosen)
     if current_user and getattr(current_user, "is_authenticated", False):
         if current_user.language in languages:
             return current_user.language
