@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from formengine.db import get_db
+from formengine.registry import current_flask_app
 from formengine.rescoring import (
     RescoreError,
     Summary,
@@ -47,7 +47,7 @@ def rescore_command(instrument_ids: tuple[str, ...], municipality_name: str | No
     """
     from formengine.rescore_service import targets_for
 
-    app = current_app._get_current_object()
+    app = current_flask_app()
     try:
         targets = targets_for(app, instrument_ids or None)
     except RescoreError as exc:
@@ -98,4 +98,4 @@ def worker_command(workers: int) -> None:
     """Run background jobs (rescoring started from the administration pages) until interrupted."""
     from formengine.jobs import run_worker
 
-    run_worker(current_app._get_current_object(), workers)
+    run_worker(current_flask_app(), workers)

@@ -313,7 +313,7 @@ def _insert_scores(session: Session, rows: list[dict[str, Any]]) -> None:
         return
     from psycopg.types.json import Jsonb
 
-    raw = connection.connection.driver_connection
+    raw: Any = connection.connection.driver_connection  # psycopg's own connection (checked above)
     columns = ", ".join(_COPY_COLUMNS)
     with raw.cursor() as cursor, cursor.copy(f"COPY score ({columns}) FROM STDIN") as copy:
         for row in rows:

@@ -16,9 +16,11 @@ from sqlalchemy import select
 from formengine.db import db_session
 from formengine.jobs import jobs
 from formengine.models import Municipality, RescoreRun
+from formengine.registry import current_flask_app
 from formengine.rescore_service import rescorable, targets_for
 from formengine.rescoring import RescoreError, Summary, active_run, outdated_counts, start_run
 from formengine.web.access import admin_required, municipality_scope
+from formengine.web.hx import htmx
 
 bp = Blueprint("rescoring", __name__, url_prefix="/admin/rescoring")
 
@@ -37,7 +39,7 @@ def _visible(run: RescoreRun) -> bool:
 @admin_required
 def index():
     session = db_session()
-    app = current_app._get_current_object()
+    app = current_flask_app()
     instruments = rescorable(app)
     offered = outdated_counts(session, targets_for(app), municipality_id=_scope_id())
     runs = session.scalars(select(RescoreRun).order_by(RescoreRun.id.desc()).limit(20)).all()
@@ -55,7 +57,7 @@ def preview():
     if not form.validate_on_submit():
         abort(400)
     chosen = request.form.getlist("instrument")
-    app = current_app._get_current_object()
+    app = current_flask_app()
     if not chosen:
         flash(_("Choose at least one instrument."))
         return redirect(url_for("rescoring.index"), 303)
@@ -72,7 +74,7 @@ def confirm(run_id: int):
     previewed = session.get(RescoreRun, run_id)
     if previewed is None or not _visible(previewed) or not previewed.dry_run or previewed.status != "done":
         abort(404)
-    return _queue(current_app._get_current_object(), previewed.instruments, previewed.municipality_id,
+    return _queue(current_flask_app(), previewed.instruments, previewed.municipality_id,
                   dry_run=False)
 
 
@@ -97,8 +99,8 @@ def run(run_id: int):
     found = session.get(RescoreRun, run_id)
     if found is None or not _visible(found):
         abort(404)
-    name = session.get(Municipality, found.municipality_id).name if found.municipality_id else None
-    fragment = request.headers.get("HX-Request") == "true"
+    name = session.get_one(Municipality, found.municipality_id).name if found.municipality_id else None
+    fragment = bool(htmx)
     template = "admin/_rescore_status.html" if fragment else "admin/rescore_run.html"
     response = current_app.make_response(render_template(
         template, run=found, summary=Summary.from_dict(found.summary),
