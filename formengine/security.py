@@ -1,15 +1,31 @@
-"""Password and PIN hashing (argon2id)."""
+"""Password and PIN hashing (argon2id).
+
+Hashes use argon2-cffi's default profile (RFC 9106, low memory: 64 MiB, three
+passes). Only an app configured with ``TESTING`` hashes with the cheapest
+parameters, so a test suite that creates hundreds of logins stays fast; such
+hashes still verify anywhere, since every hash carries its own parameters.
+Outside an app context the strong profile is used.
+"""
 
 from __future__ import annotations
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
 
-_hasher = PasswordHasher()
+STRONG = PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
+_TESTING_ONLY = PasswordHasher.from_parameters(profiles.CHEAPEST)
+
+
+def hasher() -> PasswordHasher:
+    """The hasher for the current app: the cheapest parameters under ``TESTING``, else the strong profile."""
+    if has_app_context() and current_app.config.get("TESTING") is True:
+        return _TESTING_ONLY
+    return STRONG
 
 
 def hash_secret(secret: str) -> str:
-    return _hasher.hash(secret)
+    return hasher().hash(secret)
 
 
 def verify_secret(stored_hash: str | None, secret: str) -> bool:
@@ -17,6 +33,6 @@ def verify_secret(stored_hash: str | None, secret: str) -> bool:
     if not stored_hash:
         return False
     try:
-        return _hasher.verify(stored_hash, secret)
+        return hasher().verify(stored_hash, secret)
     except (VerificationError, InvalidHashError):
         return False

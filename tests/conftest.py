@@ -69,10 +69,15 @@ def client(app):
 @pytest.fixture
 def demo(app):
     """The demo municipalities and logins."""
-    db = get_db(app)
-    with db.session() as session:
-        load_demo(session, get_registry(app))
+    load_demo_into(app)
     return app
+
+
+def load_demo_into(app, **options):
+    """``load_demo`` inside the app's context, so its logins are hashed the way that app hashes (cheaply
+    under TESTING)."""
+    with app.app_context(), get_db(app).session() as session:
+        return load_demo(session, get_registry(app), **options)
 
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

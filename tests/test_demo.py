@@ -6,14 +6,13 @@ from sqlalchemy import func, select
 
 import formengine_plugins.programme
 from formengine.db import get_db
-from formengine.demo import load_demo, plausible_answers
+from formengine.demo import plausible_answers
 from formengine.models import Consent, Family, Municipality, Person, Response, Score, User, Wave
-from formengine.registry import get_registry
+from tests.conftest import load_demo_into
 
 
 def load(app, today=None):
-    with get_db(app).session() as s:
-        return load_demo(s, get_registry(app), cases=True, today=today)
+    return load_demo_into(app, cases=True, today=today)
 
 
 def test_demo_families_persons_consent_and_answered_waves(app):

@@ -8,12 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from formengine.db import get_db
-from formengine.demo import load_demo
 from formengine.models import AuditEvent, Response, Score, User
 from formengine.registry import get_registry
 from formengine.security import verify_secret
 from tests.browser.kitchen import PLUGINS
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, load_demo_into, login
 
 WHO5 = ["who5_1", "who5_2", "who5_3", "who5_4", "who5_5"]
 HX = {"HX-Request": "true"}
@@ -23,8 +22,7 @@ HX = {"HX-Request": "true"}
 def app(make_app):
     """The app with the all-item-types test instrument next to the bundled ones, and demo data."""
     app = make_app(EXTRA_PLUGINS=PLUGINS)
-    with get_db(app).session() as session:
-        load_demo(session, get_registry(app))
+    load_demo_into(app)
     return app
 
 

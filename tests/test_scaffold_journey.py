@@ -23,11 +23,10 @@ from sqlalchemy import select
 
 from formengine.cli import main
 from formengine.db import get_db
-from formengine.demo import load_demo
 from formengine.models import Consent, Family, Municipality, Person, Response
 from formengine.registry import get_registry
 from formengine.responses import submit_new_response
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, load_demo_into, login
 
 TODAY = date.today()
 
@@ -92,8 +91,7 @@ def app(make_app, tmp_path, developed):
     app = make_app()
     registry = get_registry(app)
     assert registry.get("home_check") is not None, [p.reason for p in registry.failed]
-    with get_db(app).session() as session:
-        load_demo(session, registry)
+    load_demo_into(app)
     return app
 
 

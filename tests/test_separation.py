@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import func, select
 
 from formengine.db import get_db
-from formengine.demo import load_demo
 from formengine.models import (
     Alert,
     AuditEvent,
@@ -34,7 +33,7 @@ from formengine.models import (
 )
 from formengine.registry import get_registry
 from formengine.responses import start_draft
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, load_demo_into, login
 
 # URL parameters that name a municipality's record, and how to find one for a municipality.
 SCOPED = ("family_id", "person_id", "consent_id", "wave_id", "rule_id", "response_uuid", "user_id",
@@ -155,8 +154,7 @@ def markers(app, target: dict[str, list], municipality_name: str) -> list[re.Pat
 
 @pytest.fixture
 def two_municipalities(app):
-    with get_db(app).session() as s:
-        load_demo(s, get_registry(app), cases=True)
+    load_demo_into(app, cases=True)
     a = records(app, "Demo Kommune A")
     b = records(app, "Demo Kommune B")
     return app, a, b

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -312,11 +312,22 @@ def derive_answer_schema(data: Mapping[str, Any]) -> dict[str, Any]:
     return schema
 
 
+@lru_cache(maxsize=512)
+def _metaschema_problem(text: str) -> tuple[str, str] | None:
+    """The first meta-schema violation (message, JSON pointer) of a definition given as JSON text.
+
+    Cached: every app validates the same installed definitions again, and the
+    meta-schema walk is most of what building an app costs.
+    """
+    best = best_match(_META_VALIDATOR.iter_errors(json.loads(text)))
+    return None if best is None else (best.message, _pointer(best.absolute_path))
+
+
 def _check(data: dict[str, Any], source: str) -> None:
     """Meta-schema validation, then the cross-references JSON Schema cannot express."""
-    best = best_match(_META_VALIDATOR.iter_errors(data))
-    if best is not None:
-        raise DefinitionError(best.message, _pointer(best.absolute_path), source)
+    problem = _metaschema_problem(json.dumps(data))
+    if problem is not None:
+        raise DefinitionError(problem[0], problem[1], source)
 
     scales = data.get("scales", {})
     for name, scale in scales.items():

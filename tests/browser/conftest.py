@@ -17,10 +17,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from formengine.db import get_db
-from formengine.demo import load_demo
-from formengine.registry import get_registry
 from tests.browser.kitchen import PLUGINS
+from tests.conftest import load_demo_into
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -82,8 +80,7 @@ class LiveServer:
 def live_app(make_app):
     """The app with demo data and the all-question-types test instrument."""
     app = make_app(EXTRA_PLUGINS=PLUGINS)
-    with get_db(app).session() as session:
-        load_demo(session, get_registry(app))
+    load_demo_into(app)
     return app
 
 

@@ -13,12 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from formengine.db import get_db
-from formengine.demo import load_demo
 from formengine.models import Response
 from formengine.plan import add_months
-from formengine.registry import get_registry
 from tests.browser.conftest import run_axe
 from tests.browser.test_fill_browser import login, tap_answer
+from tests.conftest import load_demo_into
 
 pytestmark = pytest.mark.browser
 
@@ -29,8 +28,7 @@ WHO5_QUESTIONS = ["Har været i godt humør", "Har følt mig rolig og afslappet"
 
 def test_team_member_registers_a_family_and_measures_a_young_person(tablet, live_app):
     page = tablet
-    with get_db(live_app).session() as session:
-        load_demo(session, get_registry(live_app), cases=True)
+    load_demo_into(live_app, cases=True)
     login(page, "team-a")
     page.wait_for_url(re.compile(r"/due$"))
     assert page.get_by_role("heading", name="Målinger, der skal tages").is_visible()
