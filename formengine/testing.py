@@ -394,11 +394,15 @@ def database_urls_for_tests(sqlite_path: str | Path) -> list[str]:
 
 
 def reset_database(engine: Any) -> None:
-    """Empty every formengine table (keeps the schema), fast on SQLite and PostgreSQL.
+    """Empty every formengine table (keeps the schema) and restart its ids at 1, on SQLite and PostgreSQL.
 
+    Row-by-row DELETE, children first: on the few rows a test leaves behind it is
+    several times faster than PostgreSQL's TRUNCATE, which rewrites every table.
+    Tables whose rows refuse DELETE (the append-only audit trail's trigger) are
+    truncated instead.
     Tests run one after another, so on PostgreSQL a session still idle in a
     transaction belongs to an earlier test (e.g. a streamed download the test
-    never read to the end); it is ended so it cannot block the TRUNCATE.
+    never read to the end); it is ended so it cannot block the reset.
     """
     import gc
 
@@ -409,7 +413,8 @@ def reset_database(engine: Any) -> None:
     gc.collect()  # closes unreferenced response generators and their cursors
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
+        postgresql = engine.dialect.name == "postgresql"
+        if postgresql:
             conn.execute(text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid() "
@@ -417,11 +422,25 @@ def reset_database(engine: Any) -> None:
             ))
             # A lock still held by something else fails the test clearly instead of hanging.
             conn.execute(text("SET LOCAL lock_timeout = '60s'"))
-            quoted = ", ".join(f'"{t}"' for t in tables)
-            conn.execute(text(f"TRUNCATE TABLE {quoted} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))
+            guarded = set(conn.execute(text(
+                "SELECT DISTINCT event_object_table FROM information_schema.triggers "
+                "WHERE event_object_schema = current_schema() AND event_manipulation = 'DELETE'"
+            )).scalars()) & set(tables)
+            if guarded:
+                quoted = ", ".join(f'"{t}"' for t in sorted(guarded))
+                conn.execute(text(f"TRUNCATE TABLE {quoted} RESTART IDENTITY"))
+            tables = [t for t in tables if t not in guarded]
+        for table in tables:
+            conn.execute(text(f'DELETE FROM "{table}"'))
+        if postgresql:
+            conn.execute(text(
+                "SELECT setval(pg_get_serial_sequence(quote_ident(c.table_name), c.column_name), 1, false) "
+                "FROM information_schema.columns c WHERE c.table_schema = current_schema() "
+                "AND c.table_name = ANY(:tables) "
+                "AND pg_get_serial_sequence(quote_ident(c.table_name), c.column_name) IS NOT NULL"
+            ), {"tables": tables})
+        elif conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first():
+            conn.execute(text("DELETE FROM sqlite_sequence"))
 
 
 # -- property-test helpers (need hypothesis, which is in the "test" extra) ---------
