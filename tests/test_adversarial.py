@@ -20,14 +20,13 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from formengine.db import get_db
-from formengine.demo import load_demo
 from formengine.imports import ImportFailed, import_responses
 from formengine.instruments import codec_for
 from formengine.models import Base, Response, User
 from formengine.registry import get_registry
 from formengine.responses import start_draft
 from tests.browser.kitchen import PLUGINS
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, load_demo_into, login
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -97,8 +96,7 @@ def snapshot(app) -> dict[str, list[tuple]]:
 @pytest.fixture
 def app(make_app):
     app = make_app(EXTRA_PLUGINS=PLUGINS)
-    with get_db(app).session() as session:
-        load_demo(session, get_registry(app))
+    load_demo_into(app)
     return app
 
 
