@@ -14,6 +14,16 @@ from formengine.demo import load_demo
 from formengine.registry import get_registry
 from formengine.testing import reset_database
 
+# Variables that steer the test run itself; every other FORMENGINE_* setting in the shell that starts
+# the tests (a developer's database, plugin folder...) would reach the apps and CLIs the tests build.
+RUN_SETTINGS = {"FORMENGINE_TEST_DATABASE_URL", "FORMENGINE_REQUIRE_BROWSER", "FORMENGINE_CHROMIUM",
+                "FORMENGINE_TEST_ARTIFACTS"}
+
+
+def pytest_sessionstart(session):
+    for name in [n for n in os.environ if n.startswith("FORMENGINE_") and n not in RUN_SETTINGS]:
+        del os.environ[name]
+
 
 def pytest_collection_finish(session):
     """What is imported and collected by now lives for the whole run: move it out of the garbage
