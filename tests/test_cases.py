@@ -18,6 +18,13 @@ from formengine.responses import submit_new_response
 from tests.conftest import csrf_token
 
 TODAY = date.today()
+
+
+@pytest.fixture(autouse=True)
+def _today_is_read_per_test():
+    """The app reads the date per request; a run that crosses midnight must not compare with yesterday."""
+    global TODAY
+    TODAY = date.today()
 # The instruments these tests enable: the bundled WHO-5 and the programme's forms.
 ENABLED = ("who5", "background_child", "background_parent", "progress_child", "progress_parent")
 

@@ -31,6 +31,13 @@ from tests.conftest import csrf_token, load_demo_into, login
 TODAY = date.today()
 
 
+@pytest.fixture(autouse=True)
+def _today_is_read_per_test():
+    """The app reads the date per request; a run that crosses midnight must not compare with yesterday."""
+    global TODAY
+    TODAY = date.today()
+
+
 def years_ago(years: int) -> date:
     """A birth date making the person ``years`` old today (a month past the birthday)."""
     return TODAY - timedelta(days=round(365.25 * years) + 30)
