@@ -191,7 +191,7 @@ def test_generate_install_test_and_list_like_a_developer(tmp_path):
     listing = subprocess.run([str(python), "-m", "formengine", "plugins"], cwd=project, env=env,
                              capture_output=True, text=True, timeout=120)
     assert listing.returncode == 0, listing.stderr
-    assert "family_mood 1.0.0  [entry point family_mood]" in listing.stdout
+    assert "family_mood 1.0.0  loaded  [entry point family_mood]" in listing.stdout
     assert "- family_mood 1.0.0 (scoring 1)" in listing.stdout
     # the plugin is installed only in the throw-away environment, not in this one
     assert "family_mood" not in {ep.name for ep in entry_points(group="formengine")}
