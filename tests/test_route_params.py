@@ -22,7 +22,7 @@ from sqlalchemy import select
 from formengine.db import get_db
 from formengine.models import Consent, Family, Municipality, Person, Response, User, Wave
 from formengine.models.catalogue import PlanRule
-from tests.conftest import login
+from tests.conftest import load_demo_into, login
 
 # What a hostile client or a clumsy hand sends: superscripts and other non-ASCII digits
 # (which str.isdigit() accepts and int() does not), ids beyond 32 and 64 bits, NUL,
@@ -167,11 +167,7 @@ def _walk(app, username: str) -> list[str]:
 @pytest.mark.parametrize("username", ["admin-a", "sysadmin"])
 def test_no_malformed_parameter_gives_a_server_error(make_app, username):
     app = make_app(WTF_CSRF_ENABLED=False)
-    from formengine.demo import load_demo
-    from formengine.registry import get_registry
-
-    with get_db(app).session() as session:
-        load_demo(session, get_registry(app), cases=True, today=date(2025, 6, 2))
+    load_demo_into(app, cases=True, today=date(2025, 6, 2))
     failures = _walk(app, username)
     assert not failures, "\n".join(failures[:40]) + f"\n({len(failures)} in all)"
 
