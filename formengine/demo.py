@@ -113,6 +113,19 @@ FAMILIES: dict[str, list[tuple[str, int, int | None, list[tuple[str, str, int, s
         ("04", 9, None, [("parent", "Ole", 42, "male", True), ("child", "Kasper", 15, "male", True)]),
     ],
 }
+# Families that show the product on any day the demo is loaded, dated from that day:
+# "due_today": enrolled today with consent, so its baseline is due today and nothing is answered
+#   (a new user starts the stepper from the due list at once);
+# "overdue": its first progress measurement fell due two weeks before the tolerance window closed,
+#   so it is overdue, while the baseline was answered;
+# "alert": its latest measurement is answered with the most concerning answers the instruments'
+#   own scoring finds (see _concerning_answers), so the family shows what an alert looks like.
+SHOWCASE: dict[str, list[tuple[str, str, int, str, bool]]] = {
+    "due_today": [("parent", "Camilla", 37, "female", True), ("youth", "Noah", 15, "male", True)],
+    "overdue": [("parent", "Rasmus", 40, "male", True), ("child", "Ida", 10, "female", True)],
+    "alert": [("parent", "Sofie", 33, "female", True), ("child", "Lukas", 12, "male", True)],
+}
+SHOWCASE_CASES = {"Demo Kommune A": {"07": "due_today", "08": "overdue", "09": "alert"}}
 MODES_WEIGHTED = ("in_person",) * 6 + ("phone", "paper")
 
 
@@ -131,13 +144,18 @@ def _load_cases(session: Session, registry: PluginRegistry, municipalities: dict
                                      "rounds_start": _months_before(today, 18).isoformat()}
         catalogue.ensure_plan(session, registry, municipality)
         letter = name[-1]
-        for suffix, months, closed_ago, persons in families:
+        schedule = catalogue.schedule_for(municipality)
+        showcase = SHOWCASE_CASES.get(name, {})
+        everyone = [*families, *((suffix, 0, None, SHOWCASE[kind]) for suffix, kind in showcase.items())]
+        for suffix, months, closed_ago, persons in everyone:
             case_ref = f"DEMO-{letter}-{suffix}"
             if session.scalar(select(Family.id).where(Family.municipality_id == municipality.id,
                                                       Family.case_ref == case_ref)) is not None:
                 continue
             rng = random.Random(case_ref)
-            enrolled = _months_before(today, months) - timedelta(days=rng.randint(0, 20))
+            kind = showcase.get(suffix)
+            enrolled = _showcase_enrolment(kind, today, schedule) if kind else \
+                _months_before(today, months) - timedelta(days=rng.randint(0, 20))
             family = Family(municipality_id=municipality.id, case_ref=case_ref, enrolled_on=enrolled)
             session.add(family)
             session.flush()
@@ -160,7 +178,15 @@ def _load_cases(session: Session, registry: PluginRegistry, municipalities: dict
 
                 close_family(session, family, _months_before(today, closed_ago), close_persons=True,
                              today=today)
-            answered += _answer_waves(session, registry, municipality, family, team, today, rng)
+            if kind == "due_today":
+                pass  # nothing answered: the baseline waits on the due list
+            elif kind == "overdue":
+                # Only the baseline: the progress measurement after it stays overdue.
+                answered += _answer_waves(session, registry, municipality, family, team, today, rng,
+                                          before=enrolled + timedelta(days=1))
+            else:
+                answered += _answer_waves(session, registry, municipality, family, team, today, rng,
+                                          concerning=kind == "alert")
             made += 1
         answered += _answer_rounds(session, registry, municipality, team, today)
     session.flush()
@@ -173,30 +199,54 @@ def _months_before(day: date, months: int) -> date:
     return add_months(day, -months)
 
 
+def _showcase_enrolment(kind: str, today: date, schedule: Any) -> date:
+    """The enrolment date that puts a showcase family where its name says, whatever today is."""
+    if kind == "due_today":
+        return today
+    if kind == "overdue":
+        # The first progress wave is due interval months after enrolment; its window closed two weeks ago.
+        due = today - schedule.tolerance - timedelta(weeks=2)
+        return _months_before(due, schedule.interval_months)
+    # "alert": half a year in, so the baseline and the first progress measurement are answered.
+    return _months_before(today, schedule.interval_months) - timedelta(days=schedule.tolerance.days + 7)
+
+
 def _answer_waves(session: Session, registry: PluginRegistry, municipality: Municipality, family: Family,
-                  team: User | None, today: date, rng: random.Random) -> int:
-    """Answer the waves whose window has passed (and half of the current one) with plausible answers."""
+                  team: User | None, today: date, rng: random.Random, *, before: date | None = None,
+                  concerning: bool = False) -> int:
+    """Answer the waves whose window has passed (and half of the current one) with plausible answers.
+
+    ``before`` leaves waves due on or after that day unanswered; ``concerning`` answers the
+    latest answered wave with the most concerning answers (see :func:`_concerning_answers`).
+    """
     from formengine import catalogue
     from formengine.measurement import family_plan, has_consent
     from formengine.plan import STATUS_DUE
 
     count = 0
     views = family_plan(session, registry, family, today)
+    answerable = [i for i, v in enumerate(views)
+                  if v.wave.due_on <= today and (v.status == STATUS_DUE or v.window[1] < today)
+                  and (before is None or v.wave.due_on < before)]
+    latest = answerable[-1] if concerning and answerable else None
     for index, view in enumerate(views):
         current = view.status == STATUS_DUE
         if view.wave.due_on > today or (not current and view.window[1] >= today):
             continue
-        if current and rng.random() < 0.5:
+        if before is not None and view.wave.due_on >= before:
+            continue
+        if current and rng.random() < 0.5 and not concerning:
             continue
         schedule = catalogue.schedule_for(municipality)
         day = min(today, view.wave.due_on + timedelta(days=rng.randint(0, schedule.tolerance_weeks * 7 // 2)))
         for entry in view.entries:
             if entry.response is not None or entry.person is None or entry.about is None:
                 continue
-            if not has_consent(entry.person, day) or (current and rng.random() < 0.4):
+            if not has_consent(entry.person, day) or (current and not concerning and rng.random() < 0.4):
                 continue
             if _answer(session, registry, municipality.id, entry.instrument_id, view.wave.id, day, team, rng,
-                       progress=index, person_id=entry.person.id, about_id=entry.about.id):
+                       progress=index, person_id=entry.person.id, about_id=entry.about.id,
+                       concerning=index == latest):
                 count += 1
     return count
 
@@ -222,14 +272,15 @@ def _answer_rounds(session: Session, registry: PluginRegistry, municipality: Mun
 def _answer(session: Session, registry: PluginRegistry, municipality_id: int, instrument_id: str,
             wave_id: int,
             day: date, team: User | None, rng: random.Random, *, progress: int,
-            person_id: int | None = None, about_id: int | None = None) -> bool:
+            person_id: int | None = None, about_id: int | None = None, concerning: bool = False) -> bool:
     """Generate and submit one answer set, scored by the instrument's own scoring; skip what it refuses."""
     from formengine.responses import submit_new_response
 
     instrument = registry.get(instrument_id)
     if instrument is None:
         return False
-    answers = plausible_answers(instrument.definition, rng, progress)
+    answers = (_concerning_answers(instrument, rng) if concerning
+               else plausible_answers(instrument.definition, rng, progress))
     try:
         with session.begin_nested():
             response = submit_new_response(
@@ -246,11 +297,36 @@ def _answer(session: Session, registry: PluginRegistry, municipality_id: int, in
     return True
 
 
-def plausible_answers(definition: Any, rng: random.Random, progress: int = 0) -> dict[str, Any]:
+FLAG_LEVELS = {"alert": 3, "warning": 2, "info": 1}
+
+
+def _concerning_answers(instrument: Any, rng: random.Random) -> dict[str, Any]:
+    """The answer set, of a few drawn at either end of every scale, that the instrument's own scoring
+    finds most concerning: the one whose flags carry the highest level (an ``alert`` first).
+
+    The core knows no instrument, so it asks the scoring rather than guessing which end of a scale
+    is the worrying one. Until an instrument raises levelled flags, the low end is kept.
+    """
+    candidates = [plausible_answers(instrument.definition, rng, 0, centre=centre)
+                  for centre in (0.0, 1.0, 0.05, 0.95)]
+
+    def level(answers: dict[str, Any]) -> int:
+        try:
+            result = instrument.score_answers(answers, None)
+        except Exception:  # noqa: BLE001 - a refused answer set is simply not the one shown
+            return -1
+        return max((FLAG_LEVELS.get(getattr(flag, "level", None) or "", 0) for flag in result.flags), default=0)
+
+    return max(candidates, key=level)  # max keeps the first (the low end) when nothing is levelled
+
+
+def plausible_answers(definition: Any, rng: random.Random, progress: int = 0,
+                      centre: float | None = None) -> dict[str, Any]:
     """Answers to every shown item, drifting a little along each scale with each later wave.
 
     Choice items pick a position near a per-form baseline that moves by about
-    a tenth of the scale per wave, so progress reports show change.
+    a tenth of the scale per wave, so progress reports show change. ``centre``
+    (0 to 1) puts every answer at that point of its scale instead.
     """
     answers: dict[str, Any] = {}
     base = rng.uniform(0.2, 0.6)
@@ -260,7 +336,9 @@ def plausible_answers(definition: Any, rng: random.Random, progress: int = 0) ->
         kind = item.get("type", "choice")
         if kind == "choice":
             options = definition.scale_options(item)
-            position = min(0.999, max(0.0, base + 0.08 * progress + rng.uniform(-0.2, 0.2)))
+            position = (centre if centre is not None
+                        else base + 0.08 * progress + rng.uniform(-0.2, 0.2))
+            position = min(0.999, max(0.0, position))
             answers[item["id"]] = options[int(position * len(options))]["code"]
         elif kind == "boolean":
             answers[item["id"]] = rng.random() < 0.3

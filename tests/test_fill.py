@@ -34,7 +34,7 @@ def team(app):
 
 
 def start(client, instrument_id="who5"):
-    token = csrf_token(client.get("/").get_data(as_text=True))
+    token = csrf_token(client.get("/instruments").get_data(as_text=True))
     response = client.post(f"/fill/start/{instrument_id}", data={"csrf_token": token})
     assert response.status_code == 303, response.get_data(as_text=True)
     uuid = response.headers["Location"].rsplit("/", 1)[-1]
@@ -67,7 +67,7 @@ def count(app, model, *where):
 
 
 def test_start_from_the_instrument_list_opens_the_first_question(app, team):
-    listing = team.get("/").get_data(as_text=True)
+    listing = team.get("/instruments").get_data(as_text=True)
     assert "Start en øvelsesudfyldning" in listing
     uuid = start(team)
     html, version, current = page_state(team, uuid)
@@ -163,6 +163,9 @@ def test_a_stale_write_is_refused_with_an_offer_to_reload(app, team):
     assert stale.status_code == 409
     assert "ændret på en anden enhed" in body and "Hent de nyeste svar" in body
     assert stored(app, uuid).answers == {"who5_1": 5}
+    # The screen shows the stored answer again, not the refused one.
+    checked = re.findall(r'<input[^>]*type="radio"[^>]*>', body)
+    assert [re.search(r'value="(\d)"', i).group(1) for i in checked if " checked" in i] == ["5"]
 
 
 def test_resending_a_save_that_already_got_through_is_not_a_conflict(app, team):
@@ -342,7 +345,7 @@ def test_hand_over_hides_everything_but_the_questions_until_unlocked(app, team):
     assert team.get("/").status_code == 303
     right = team.post(f"/fill/{uuid}/unlock", data={"csrf_token": token, "secret": "1234"})
     assert right.status_code == 303
-    assert team.get("/").status_code == 200
+    assert team.get("/instruments").status_code == 200
 
 
 def start_other_draft(app):
@@ -394,8 +397,8 @@ def test_the_respondent_answers_in_english_while_the_team_member_keeps_danish(ap
 
 
 def test_the_team_member_can_switch_the_interface_to_english(app, team):
-    html = team.get("/").get_data(as_text=True)
-    team.post("/language", data={"csrf_token": csrf_token(html), "lang": "en", "next": "/"})
+    html = team.get("/instruments").get_data(as_text=True)
+    team.post("/language", data={"csrf_token": csrf_token(html), "lang": "en", "next": "/instruments"})
     uuid = start(team)
     page = team.get(f"/fill/{uuid}").get_data(as_text=True)
     assert "Has been in good spirits" in page and "Hand over the tablet" in page
@@ -406,7 +409,7 @@ def test_another_municipality_gets_not_found(app, team):
     other = app.test_client()
     login(other, "team-b")
     assert other.get(f"/fill/{uuid}").status_code == 404
-    token = csrf_token(other.get("/").get_data(as_text=True))
+    token = csrf_token(other.get("/instruments").get_data(as_text=True))
     saved = other.post(f"/fill/{uuid}/save", data={"csrf_token": token, "version": "1", "page": "who5_1",
                                                    "who5_1": "1"})
     assert saved.status_code == 404 and stored(app, uuid).answers == {}

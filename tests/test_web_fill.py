@@ -113,7 +113,7 @@ def test_unknown_instrument_is_404(login_as):
 
 def test_language_switch_to_english(login_as):
     client = login_as("team-a")
-    token = csrf_token(client.get("/").get_data(as_text=True))
+    token = csrf_token(client.get("/instruments").get_data(as_text=True))
     client.post("/language", data={"lang": "en", "next": "/instruments/who5", "csrf_token": token})
     html = client.get("/instruments/who5").get_data(as_text=True)
     assert '<html lang="en">' in html and "<legend>Has been in good spirits</legend>" in html

@@ -64,6 +64,7 @@
     var form = stepForm(evt.target);
     if (!form) { return; }
     var input = evt.target;
+    if (input.type === "radio") { answeredQuestion = questionOf(input); }
     if (input.type === "radio" && form.getAttribute("data-autoadvance") === "1") {
       var next = form.querySelector(".step-nav button[value='next']");
       if (next) { next.click(); return; }
@@ -120,7 +121,8 @@
       return;
     }
     if (xhr.status === 409) {
-      // Stale write: never overwrite; show the banner that offers to reload.
+      // Stale write: never overwrite; show the stored answers again and the banner that offers to reload.
+      showStoredAnswers(xhr.responseText);
       var banner = document.getElementById("conflict-banner");
       if (banner) {
         banner.hidden = false;
@@ -145,6 +147,7 @@
       retryCount = 0;
       clearTimeout(retryTimer);
       setStatus(text("saved"), "ok");
+      bringNextIntoView();
     }
   });
 
@@ -162,6 +165,54 @@
       }
     }
   });
+
+  // -- long steps -------------------------------------------------------------
+  // After a tapped answer has been saved, the next unanswered question of the same step (or the
+  // buttons, once all are answered) is brought into view; instantly when the user asks for
+  // reduced motion. Nothing moves when it is already fully on screen.
+  var answeredQuestion = null;
+
+  function questionOf(input) {
+    var form = stepForm(input);
+    var questions = form ? form.querySelectorAll(":scope > fieldset.question") : [];
+    for (var i = 0; i < questions.length; i++) {
+      if (questions[i].contains(input)) { return questions[i].id; }
+    }
+    return null;
+  }
+
+  function isUnanswered(fieldset) {
+    if (fieldset.querySelector("input[type=radio]")) { return !fieldset.querySelector("input[type=radio]:checked"); }
+    var field = fieldset.querySelector("input:not([type=hidden]), textarea");
+    return !!field && field.value === "";
+  }
+
+  function bringNextIntoView() {
+    var fromId = answeredQuestion;
+    answeredQuestion = null;
+    var from = fromId && document.getElementById(fromId);
+    if (!from) { return; }
+    var target = null;
+    for (var next = from.nextElementSibling; next && !target; next = next.nextElementSibling) {
+      if (next.matches("fieldset.question:not([hidden])") && isUnanswered(next)) { target = next; }
+    }
+    target = target || from.parentNode.querySelector(".step-nav");
+    if (!target) { return; }
+    var rect = target.getBoundingClientRect();
+    if (rect.top >= 0 && rect.bottom <= window.innerHeight) { return; }
+    var reduce = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    target.scrollIntoView({ behavior: reduce ? "auto" : "smooth", block: "start" });
+  }
+
+  // A refused edit (409) carries the step as stored: put its answers back on screen.
+  function showStoredAnswers(html) {
+    var root = stepRoot();
+    var fresh = html && new DOMParser().parseFromString(html, "text/html").getElementById("fill-step");
+    if (!root || !fresh) { return; }
+    answeredQuestion = null;
+    root.replaceWith(fresh);
+    htmx.process(fresh);
+  }
 
   // Inactivity: the server forgets the session after the timeout; show that instead of stale questions.
   setInterval(function () {

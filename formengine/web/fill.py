@@ -292,7 +292,8 @@ def save(response_uuid: str):
         dbs.commit()
     except drafts.DraftConflict:
         dbs.rollback()
-        return _render_step_page(view, 409, values=changes, conflict=True)
+        # The refused change is not shown as if it were kept: the step shows the stored answers.
+        return _render_step_page(view, 409, conflict=True)
     except drafts.DraftClosed:
         dbs.rollback()
         return redirect_to(after_submit_url(response))

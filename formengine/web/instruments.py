@@ -25,7 +25,15 @@ bp = Blueprint("instruments", __name__)
 
 @bp.route("/")
 @login_required
+def home():
+    """The app's address: a team member starts from what is due, never from the practice forms."""
+    return redirect(url_for("cases.due"))
+
+
+@bp.route("/instruments")
+@login_required
 def index():
+    """Every installed instrument, to practise with (practice fills are not linked to a person)."""
     registry = get_registry()
     allowed = practice_instruments(db_session(), registry, current_user.municipality_id)
     # practice fills only for what the municipality has enabled

@@ -32,7 +32,7 @@ def login(page, username="team-a", password="demo"):
 
 def start(page, title):
     """Start a practice fill of the instrument called ``title`` from the instrument list."""
-    page.goto("/")
+    page.goto("/instruments")
     card = page.locator("li.card").filter(has=page.get_by_role("heading", name=title, exact=True))
     card.get_by_role("button", name="Start en øvelsesudfyldning").tap()
     page.wait_for_url(re.compile(r"/fill/[0-9a-f-]{36}"))
@@ -269,6 +269,9 @@ def test_a_stale_device_is_refused_and_offered_a_reload(tablet, browser, live_ap
     banner.wait_for()
     page.shots.take(page, "conflict")
     assert stored(live_app, uuid).answers == {"who5_1": 5}
+    # The refused choice is not left on screen as if it were kept: the stored answer is shown.
+    assert page.get_by_role("radio", name="Hele tiden").is_checked()
+    assert not page.get_by_role("radio", name="På intet tidspunkt").is_checked()
     page.get_by_role("link", name="Hent de nyeste svar").tap()
     page.wait_for_load_state()
     assert page.get_by_role("radio", name="Hele tiden").is_checked()
