@@ -297,25 +297,24 @@ def _answer(session: Session, registry: PluginRegistry, municipality_id: int, in
     return True
 
 
-FLAG_LEVELS = {"alert": 3, "warning": 2, "info": 1}
-
-
 def _concerning_answers(instrument: Any, rng: random.Random) -> dict[str, Any]:
     """The answer set, of a few drawn at either end of every scale, that the instrument's own scoring
     finds most concerning: the one whose flags carry the highest level (an ``alert`` first).
 
     The core knows no instrument, so it asks the scoring rather than guessing which end of a scale
-    is the worrying one. Until an instrument raises levelled flags, the low end is kept.
+    is the worrying one. When no candidate raises more than ``info``, the low end is kept.
     """
+    from formengine.instruments.scoring import FLAG_LEVELS
+
     candidates = [plausible_answers(instrument.definition, rng, 0, centre=centre)
                   for centre in (0.0, 1.0, 0.05, 0.95)]
 
     def level(answers: dict[str, Any]) -> int:
         try:
             result = instrument.score_answers(answers, None)
-        except Exception:  # noqa: BLE001 - a refused answer set is simply not the one shown
+        except Exception:  # noqa: BLE001 - plugin code; a refused answer set is simply not the one shown
             return -1
-        return max((FLAG_LEVELS.get(getattr(flag, "level", None) or "", 0) for flag in result.flags), default=0)
+        return max((FLAG_LEVELS.index(flag.level) for flag in result.flags), default=0)
 
     return max(candidates, key=level)  # max keeps the first (the low end) when nothing is levelled
 

@@ -120,14 +120,11 @@ def test_the_concerning_answers_are_the_ones_the_scoring_rates_highest():
     import random
 
     from formengine.demo import _concerning_answers
-    from formengine.instruments.scoring import Flag
 
-    instrument = next(i for i in plugins.programme.formengine_instruments() if i.id == "progress_child")
+    instrument = next(i for i in formengine_plugins.programme.formengine_instruments()
+                      if i.id == "progress_child")
     low = _concerning_answers(instrument, random.Random(1))
     instrument.definition.validate_answers(low)
-
-    class Levelled(Flag):  # what a plugin that raises levelled flags returns
-        level = "alert"
 
     original = instrument.score_answers
 
@@ -135,7 +132,7 @@ def test_the_concerning_answers_are_the_ones_the_scoring_rates_highest():
         result = original(answers, context)
         first = instrument.definition.items[0]
         if answers.get(first["id"]) == instrument.definition.scale_options(first)[-1]["code"]:
-            result.flags.append(Levelled("worry", "High."))
+            result.flag("worry", "High.", level="alert")
         return result
 
     object.__setattr__(instrument, "score_answers", alert_on_high)

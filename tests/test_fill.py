@@ -341,7 +341,10 @@ def test_hand_over_hides_everything_but_the_questions_until_unlocked(app, team):
     assert team.get(f"/fill/{other}").headers["Location"] == f"/fill/{uuid}"
     token = csrf_token(page)
     wrong = team.post(f"/fill/{uuid}/unlock", data={"csrf_token": token, "secret": "0000"})
-    assert wrong.status_code == 401 and "Forkert pinkode eller adgangskode" in wrong.get_data(as_text=True)
+    assert wrong.status_code == 303 and wrong.headers["Location"] == f"/fill/{uuid}/unlock"  # PRG
+    shown = team.get(wrong.headers["Location"])
+    assert shown.status_code == 401 and "Forkert pinkode eller adgangskode" in shown.get_data(as_text=True)
+    assert "Forkert pinkode" not in team.get(f"/fill/{uuid}/unlock").get_data(as_text=True)  # said once
     assert team.get("/").status_code == 303
     right = team.post(f"/fill/{uuid}/unlock", data={"csrf_token": token, "secret": "1234"})
     assert right.status_code == 303
@@ -377,8 +380,34 @@ def test_five_wrong_unlock_attempts_end_the_session(app, team):
     for _ in range(5):
         last = team.post(f"/fill/{uuid}/unlock", data={"csrf_token": token, "secret": "9999"})
     assert last.status_code == 303 and last.headers["Location"].endswith("/login")
+    login_page = team.get("/login").get_data(as_text=True)
+    assert "Tabletten blev låst" in login_page and "svar, der er givet indtil nu, er gemt" in login_page
+    assert "Tabletten blev låst" not in team.get("/login").get_data(as_text=True)
     assert team.get(f"/fill/{uuid}").status_code == 302  # logged out
     assert stored(app, uuid).status == "draft"
+
+
+def test_thanks_only_after_the_answers_were_sent(app, team):
+    uuid = start(team)
+    html = team.get(f"/fill/{uuid}").get_data(as_text=True)
+    team.post(f"/fill/{uuid}/handover", data={"csrf_token": csrf_token(html)})
+    typed = team.get(f"/fill/{uuid}/done")
+    assert typed.status_code == 303 and typed.headers["Location"] == f"/fill/{uuid}"
+    assert "Tak for dine svar" not in team.get(f"/fill/{uuid}").get_data(as_text=True)
+
+
+def test_after_unlocking_the_team_member_continues_in_their_own_language(app, team):
+    uuid = start(team)
+    html = team.get(f"/fill/{uuid}").get_data(as_text=True)
+    token = csrf_token(html)
+    team.post(f"/fill/{uuid}/handover", data={"csrf_token": token})
+    team.post(f"/fill/{uuid}/language", data={"csrf_token": token, "lang": "en", "page": "who5_1"})
+    assert "Has been in good spirits" in team.get(f"/fill/{uuid}").get_data(as_text=True)
+    unlocked = team.post(f"/fill/{uuid}/unlock", data={"csrf_token": token, "secret": "1234"})
+    assert unlocked.headers["Location"] == f"/fill/{uuid}"
+    page = team.get(f"/fill/{uuid}/review").get_data(as_text=True)
+    assert "Se svarene igennem" in page and "Send svarene" in page and "Check the answers" not in page
+    assert stored(app, uuid).language == "da"
 
 
 def test_the_respondent_answers_in_english_while_the_team_member_keeps_danish(app, team):
@@ -433,13 +462,15 @@ def test_set_pin_needs_the_password_and_four_to_eight_digits(app, team):
     token = csrf_token(html)
     bad = team.post("/account/pin", data={"csrf_token": token, "password": "wrong", "pin": "4321",
                                           "pin_repeat": "4321"})
-    assert bad.status_code == 400
+    assert bad.status_code == 303 and bad.headers["Location"] == "/account/pin"  # PRG: no resubmission
+    assert team.get("/account/pin").status_code == 400
     short = team.post("/account/pin", data={"csrf_token": token, "password": "demo", "pin": "12",
-                                            "pin_repeat": "12"})
+                                            "pin_repeat": "12"}, follow_redirects=True)
     assert short.status_code == 400 and "4 til 8 cifre" in short.get_data(as_text=True)
     ok = team.post("/account/pin", data={"csrf_token": token, "password": "demo", "pin": "4321",
                                          "pin_repeat": "4321"})
-    assert ok.status_code == 200 and "Din nye pinkode er gemt" in ok.get_data(as_text=True)
+    assert ok.status_code == 303
+    assert "Din nye pinkode er gemt" in team.get("/account/pin").get_data(as_text=True)
     with get_db(app).session() as session:
         user = session.scalar(select(User).where(User.username == "team-a"))
         assert verify_secret(user.pin_hash, "4321") and not verify_secret(user.pin_hash, "1234")

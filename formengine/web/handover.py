@@ -11,12 +11,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from flask_babel import force_locale
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
-from formengine import audit
+from formengine import audit, drafts
 from formengine.db import db_session
 from formengine.models import Response
 from formengine.security import hash_secret, verify_secret
@@ -79,6 +89,9 @@ def done(response_uuid: str):
     response = response_or_404(response_uuid)
     if not in_handover():
         return redirect(url_for("instruments.result", response_uuid=response.uuid), 303)
+    if response.status != "submitted":
+        # Nothing was sent yet: thanks would tell the respondent their answers are in when they are not.
+        return redirect(url_for("fill.step", response_uuid=response.uuid), 303)
     lang = response.language if response.language in current_app.config["LANGUAGES"] else "da"
     with force_locale(lang):
         html = render_template("fill/done.html", response=response, lang=lang)
@@ -87,12 +100,14 @@ def done(response_uuid: str):
 
 @login_required
 def unlock(response_uuid: str):
-    """The team member takes the tablet back with their PIN or password."""
+    """The team member takes the tablet back with their PIN or password.
+
+    Every POST answers with a redirect (post/redirect/get), so the back button never
+    offers to send a PIN again; a wrong guess is shown on the page it leads back to.
+    """
     response = response_or_404(response_uuid)
     if not in_handover():
         return redirect(url_for("fill.step", response_uuid=response.uuid), 303)
-    error = None
-    status = 200
     if request.method == "POST":
         secret = request.form.get("secret", "")
         if secret and (verify_secret(current_user.pin_hash, secret)
@@ -101,6 +116,7 @@ def unlock(response_uuid: str):
             session.pop(UNLOCK_FAILURES_KEY, None)
             if response.status == "submitted":
                 return redirect(url_for("instruments.result", response_uuid=response.uuid), 303)
+            _back_to_team_language(response)
             return redirect(url_for("fill.step", response_uuid=response.uuid), 303)
         failures = int(session.get(UNLOCK_FAILURES_KEY, 0)) + 1
         session[UNLOCK_FAILURES_KEY] = failures
@@ -114,35 +130,50 @@ def unlock(response_uuid: str):
             session.clear()
             if lang:
                 session["lang"] = lang
+            flash(_("The tablet was locked after too many wrong PINs. The answers given so far are "
+                    "kept: log in to continue."), "locked")
             return redirect(url_for("auth.login"), 303)
-        error = _("Wrong PIN or password. %(left)s tries left.", left=MAX_UNLOCK_FAILURES - failures)
-        status = 401
-    return render_template("fill/unlock.html", response=response, error=error), status
+        flash(_("Wrong PIN or password. %(left)s tries left.", left=MAX_UNLOCK_FAILURES - failures), "unlock")
+        return redirect(url_for("fill.unlock", response_uuid=response.uuid), 303)
+    errors = get_flashed_messages(category_filter=["unlock"])
+    error = errors[-1] if errors else None
+    return render_template("fill/unlock.html", response=response, error=error), 401 if error else 200
+
+
+def _back_to_team_language(response: Response) -> None:
+    """After unlocking, the rest of the form is the team member's again: shown in their language."""
+    lang = str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+    if response.status == "draft" and response.language != lang and lang in current_app.config["LANGUAGES"]:
+        dbs = db_session()
+        drafts.set_language(dbs, response, lang, response.version)
+        dbs.commit()
 
 
 @login_required
 def pin():
-    """Set or change the PIN that takes the tablet back in hand-over mode."""
-    error = None
-    saved = False
-    status = 200
+    """Set or change the PIN that takes the tablet back in hand-over mode (post/redirect/get)."""
     if request.method == "POST":
+        error = None
         password = request.form.get("password", "")
         new_pin = request.form.get("pin", "").strip()
         repeat = request.form.get("pin_repeat", "").strip()
         if not verify_secret(current_user.password_hash, password):
-            error, status = _("Your password is not correct."), 400
+            error = _("Your password is not correct.")
         elif not (new_pin.isascii() and new_pin.isdigit() and 4 <= len(new_pin) <= 8):
-            error, status = _("The PIN must be 4 to 8 digits."), 400
+            error = _("The PIN must be 4 to 8 digits.")
         elif new_pin != repeat:
-            error, status = _("The two PINs are not the same."), 400
+            error = _("The two PINs are not the same.")
         else:
             dbs = db_session()
             current_user.pin_hash = hash_secret(new_pin)
             audit.record(dbs, "change", "user", current_user.id, {"field": "pin"})
             dbs.commit()
-            saved = True
-    return render_template("fill/pin.html", error=error, saved=saved), status
+        flash(error or _("Your new PIN is saved."), "pin-error" if error else "pin-saved")
+        return redirect(url_for("fill.pin"), 303)
+    errors = get_flashed_messages(category_filter=["pin-error"])
+    saved = get_flashed_messages(category_filter=["pin-saved"])
+    error = errors[-1] if errors else None
+    return render_template("fill/pin.html", error=error, saved=bool(saved)), 400 if error else 200
 
 
 def register(bp: Blueprint) -> None:

@@ -21,11 +21,11 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from formengine.app import get_registry
 from formengine.db import get_db
 from formengine.demo import load_demo, plausible_answers
 from formengine.drafts import save_answers
 from formengine.models import Response, User
+from formengine.registry import get_registry
 from formengine.responses import start_draft
 from tests.browser.conftest import ARTIFACTS, run_axe
 from tests.browser.test_fill_browser import login
@@ -38,7 +38,8 @@ ROLES = ("team-a", "admin-a", "sysadmin")
 # Where each role starts following links; query strings are pages the menus reach through GET forms.
 SEEDS = {
     "team-a": ["/due", "/families", "/families?status=closed", "/instruments", "/account/pin"],
-    "admin-a": ["/due", "/admin/", "/reports/", "/exports/"],
+    "admin-a": ["/due", "/admin/", "/reports/", "/exports/",
+                "/reports/progression?score=who5:percent&from=1&to=2"],
     "sysadmin": ["/due", "/admin/", "/reports/", "/exports/", "/families"],
 }
 NOT_PAGES = re.compile(r"^/(static|fill|logout)/|\.(csv|xlsx|sav|json|zip)$|^/fill/")
@@ -61,12 +62,14 @@ MEASURE_JS = """(minTarget) => {
   for (const el of document.body.querySelectorAll('*')) {
     if (!visible(el) || el.closest('.skip-link')) { continue; }
     const rect = el.getBoundingClientRect();
-    if (rect.right > width + 1 && !(el.parentElement && el.parentElement.getBoundingClientRect().right > width + 1)) {
+    const parent = el.parentElement;
+    if (rect.right > width + 1 && !(parent && parent.getBoundingClientRect().right > width + 1)) {
       overflow.push(describe(el) + ' reaches ' + Math.round(rect.right) + ' px');
     }
   }
   const small = [];
-  const interactive = 'a[href], button, input:not([type=hidden]), select, textarea, summary, [role=button], [tabindex]:not([tabindex="-1"])';
+  const interactive = 'a[href], button, input:not([type=hidden]), select, textarea, summary, '
+                      + '[role=button], [tabindex]:not([tabindex="-1"])';
   for (const el of document.querySelectorAll(interactive)) {
     if (!visible(el) || el.classList.contains('skip-link') || el.closest('[hidden]')) { continue; }
     // A radio or checkbox is tapped through its label, which is the target a finger meets.
@@ -113,13 +116,15 @@ class Checker:
         self.problems += [f"{where}: overflow: {text}" for text in found["overflow"]]
         self.problems += [f"{where}: small target: {text}" for text in found["small"]]
         if axe:
-            self.problems += [f"{where}: axe {v['id']} ({v['impact']}): {v['nodes']}" for v in run_axe(self.page)]
-        with self.log.open("a") as log:  # written as found, so a run that stops half-way still says what it saw
+            self.problems += [f"{where}: axe {v['id']} ({v['impact']}): {v['nodes']}"
+                              for v in run_axe(self.page)]
+        with self.log.open("a") as log:  # written as found: a run that stops half-way still says what it saw
             log.writelines(f"{problem}\n" for problem in self.problems[self.logged:])
         self.logged = len(self.problems)
         self.count += 1
         slug = re.sub(r"[^a-zA-Z0-9_.-]+", "-", f"{self.label}-{name}").strip("-")[:100]
-        self.page.screenshot(path=str(self.folder / f"{self.label}-{self.count:03d}-{slug}.png"), full_page=True)
+        shot = self.folder / f"{self.label}-{self.count:03d}-{slug}.png"
+        self.page.screenshot(path=str(shot), full_page=True)
 
     def visit(self, path: str, name: str | None = None, axe: bool = False) -> None:
         self.page.goto(path)
@@ -240,7 +245,7 @@ def test_every_page_fits_a_tablet_and_every_target_is_thumb_sized(browser, live_
     for size, viewport in SIZES.items():
         axe = size == "768x1024"  # axe's findings do not depend on the width; once is enough
 
-        def context(state=None):
+        def context(state=None, viewport=viewport):
             made = browser.new_context(viewport=viewport, has_touch=True, locale="da-DK", bypass_csp=True,
                                        base_url=live_server.url, storage_state=state)
             made.set_default_timeout(15000)
@@ -332,7 +337,7 @@ def test_after_an_answer_the_next_question_of_a_long_step_comes_into_view(browse
             const r = fs.getBoundingClientRect();
             return r.top >= 0 && r.top < window.innerHeight - 150;
         }"""
-        for question, following in zip(legends, legends[1:]):
+        for question, following in zip(legends, legends[1:], strict=False):
             group = page.get_by_role("group", name=question, exact=True)
             group.scroll_into_view_if_needed()
             with page.expect_response(lambda r: r.url.endswith("/save")):
