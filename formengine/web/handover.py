@@ -22,7 +22,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
@@ -30,7 +30,7 @@ from formengine import audit, drafts
 from formengine.db import db_session
 from formengine.models import Response
 from formengine.security import hash_secret, verify_secret
-from formengine.web.access import response_or_404
+from formengine.web.access import response_or_404, ui_lang
 from formengine.web.hx import redirect_to
 
 HANDOVER_KEY = "handover"
@@ -142,7 +142,7 @@ def unlock(response_uuid: str):
 
 def _back_to_team_language(response: Response) -> None:
     """After unlocking, the rest of the form is the team member's again: shown in their language."""
-    lang = str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+    lang = ui_lang()
     if response.status == "draft" and response.language != lang and lang in current_app.config["LANGUAGES"]:
         dbs = db_session()
         drafts.set_language(dbs, response, lang, response.version)
