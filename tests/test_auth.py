@@ -90,3 +90,15 @@ def test_many_usernames_from_one_address_are_throttled(app, make_app, demo):
 def test_sessions_expire_after_the_configured_inactivity(make_app):
     app = make_app(SESSION_TIMEOUT_MINUTES=7)
     assert app.permanent_session_lifetime == timedelta(minutes=7)
+
+
+def test_the_apps_address_leads_a_team_member_to_the_due_list(client, demo):
+    """Opening the address and logging in lands on what is due, not on the practice forms."""
+    first = client.get("/")
+    assert first.status_code == 302 and "/login" in first.headers["Location"]
+    page = client.get(first.headers["Location"]).get_data(as_text=True)
+    logged_in = client.post(first.headers["Location"], data={
+        "csrf_token": csrf_token(page), "username": "team-a", "password": "demo"}, follow_redirects=True)
+    assert logged_in.request.path == "/due" and "Målinger, der skal tages" in logged_in.get_data(as_text=True)
+    practice = client.get("/instruments").get_data(as_text=True)
+    assert "Kun til øvelse" in practice and "Start en øvelsesudfyldning" in practice
