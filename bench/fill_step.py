@@ -70,7 +70,8 @@ def main() -> int:
         reset_database(database.engine)
         database.engine.dispose()
         app = create_app({"INSTANCE_PATH": str(Path(tmp) / "instance"), "DATABASE_URL": url,
-                          "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"})
+                          "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING",
+                          "SESSION_COOKIE_SECURE": False})
         # The same constant route inside the application: its hooks (session, security
         # headers, hand-over guard) without any fill work, to show where the time goes.
         app.add_url_rule("/_bench/constant", "bench_constant", lambda: "ok")

@@ -245,13 +245,47 @@ def _offer_rescoring() -> None:
 
 
 @main.command("init-db")
+@click.option("--app-role", default=None, metavar="NAME",
+              help="PostgreSQL: give role NAME the application's least privileges after upgrading "
+                   "(default: FORMENGINE_DATABASE_APP_ROLE). Run this as the owner role.")
+@click.option("--create-app-role", is_flag=True, help="Create the --app-role (LOGIN) if it is missing.")
 @with_appcontext
-def init_db_command() -> None:
+def init_db_command(app_role: str | None, create_app_role: bool) -> None:
     """Create the database schema, or upgrade it to the newest version."""
     from formengine.db import get_db
+    from formengine.dbroles import RoleError
 
-    get_db().upgrade()
+    role = app_role or current_app.config.get("DATABASE_APP_ROLE") or None
+    try:
+        get_db().upgrade(app_role=role, create_app_role=create_app_role)
+    except RoleError as exc:
+        fail(f"{exc}; nothing was changed")
     click.echo("Database is up to date.")
+    if role:
+        click.echo(f"Role {role} may use the data and only add to and read the audit trail.")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit trail."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify_command() -> None:
+    """Recompute the audit trail's hash chain; report the first broken link (exit 1) or that it is intact."""
+    from formengine.audit import verify
+    from formengine.db import get_db
+
+    with get_db().session() as session:
+        result = verify(session)
+    if result.ok:
+        click.echo(f"Audit trail intact: {result.events} events, newest hash {result.last_hash}")
+        return
+    where = (f"at event {result.broken_event_id}" if result.broken_event_id is not None
+             else f"after the last event ({result.events} checked)")
+    click.echo(f"Audit trail broken {where}: {result.reason}", err=True)
+    sys.exit(1)
 
 
 @main.command("purge-practice")

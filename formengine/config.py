@@ -12,6 +12,8 @@ from flask import Flask
 DEFAULTS: dict[str, Any] = {
     # DATABASE_URL defaults to an SQLite file in the instance folder (set in load_config).
     "DATABASE_URL": None,
+    # PostgreSQL: the role `formengine init-db` grants the application's least privileges to.
+    "DATABASE_APP_ROLE": None,
     "PLUGIN_DIR": None,  # default: <instance>/plugins
     "TEXTS_DIR": None,  # default: <instance>/texts (wording packs)
     "NORMS_DIR": None,  # default: <instance>/norms (norm tables)
@@ -22,7 +24,9 @@ DEFAULTS: dict[str, Any] = {
     # database and its SQL storage for PostgreSQL ("immediate" under TESTING).
     "JOBS_BACKEND": "auto",
     "JOBS_DATABASE_URL": None,  # default: DATABASE_URL
+    # A session ends after this much inactivity, and this long after login however active it is.
     "SESSION_TIMEOUT_MINUTES": 30,
+    "SESSION_MAX_HOURS": 12,
     # Practice fills (no person, no round) are deleted this many days after their last change.
     "PRACTICE_KEEP_DAYS": 7,
     "BABEL_DEFAULT_LOCALE": "da",
@@ -31,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # Sent over HTTPS only; FORMENGINE_SESSION_COOKIE_SECURE=false for local development over http.
+    "SESSION_COOKIE_SECURE": True,
 }
 
 
@@ -47,18 +53,43 @@ def load_config(app: Flask, overrides: dict[str, Any] | None) -> None:
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'formengine.db'}"
     for key, sub in (("PLUGIN_DIR", "plugins"), ("TEXTS_DIR", "texts"), ("NORMS_DIR", "norms")):
         app.config[key] = Path(app.config[key] or instance / sub)
-    if not app.config.get("SECRET_KEY"):
+    if app.config.get("SECRET_KEY") is None:
         app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key")
+    if not str(app.config["SECRET_KEY"]).strip():
+        raise ConfigError("the secret key is empty: set FORMENGINE_SECRET_KEY to a long random value "
+                          "(or unset it to keep a generated key in the instance folder)")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the application; the message says what to change."""
 
 
 def _instance_secret(path: Path) -> str:
-    """A random key kept in the instance folder, so sessions survive a restart."""
-    if path.exists():
-        return path.read_text().strip()
-    key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
+    """A random key kept in the instance folder, so sessions survive a restart.
+
+    Several workers may start at once: the key is written to a private temporary
+    file, flushed to disk, then linked into place, which fails if another worker
+    got there first (its key is then used). No process ever reads a half-written key.
+    """
+    if not path.exists():
+        key = secrets.token_hex(32)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(key)
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(temporary, path)  # atomic, and never replaces another worker's key
+            except FileExistsError:
+                pass
+        finally:
+            temporary.unlink(missing_ok=True)
+    key = path.read_text().strip()
+    if not key:
+        raise ConfigError(f"the secret key file {path} is empty: delete it to have a new one created, "
+                          "or set FORMENGINE_SECRET_KEY")
     return key
 
 

@@ -22,12 +22,17 @@ class Database:
 
     def __init__(self, url: str, **engine_options: Any):
         self.url = url
+        # A failed statement must never put its parameters (names, answers, hashes) into a log line.
+        engine_options.setdefault("hide_parameters", True)
         if url.startswith("sqlite"):
             engine_options.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         self.engine: Engine = create_engine(url, **engine_options)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        from formengine import audit
+
+        audit.install(self.sessionmaker)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -48,12 +53,22 @@ class Database:
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         return cfg
 
-    def upgrade(self) -> None:
-        """Create or upgrade the schema to the newest migration(s)."""
+    def upgrade(self, app_role: str | None = None, create_app_role: bool = False) -> list[str]:
+        """Create or upgrade the schema to the newest migration(s).
+
+        With ``app_role`` (PostgreSQL), that role then gets the application's
+        least privileges on every table (see :mod:`formengine.dbroles`), in the
+        same transaction; the statements run are returned.
+        """
         cfg = self.alembic_config()
         with self.engine.begin() as connection:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "heads")
+            if app_role:
+                from formengine.dbroles import grant_app_role
+
+                return grant_app_role(connection, app_role, create=create_app_role)
+        return []
 
     def has_schema(self) -> bool:
         return inspect(self.engine).has_table("alembic_version")

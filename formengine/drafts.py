@@ -18,6 +18,7 @@ from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from formengine import audit
 from formengine.instruments import (
     AnswerError,
     AnswerRefused,
@@ -138,6 +139,10 @@ def _write(session: Session, response: Response, expected_version: int,
         raise DraftConflict(expected_version, response.version)
     for key, value in values.items():
         set_committed_value(response, key, value)
+    if extra.get("status") != "submitted":  # a submit is recorded by its caller, always
+        # The first save in a session, then one event per burst of saves (see audit.record_burst).
+        audit.record_burst(session, "change", "response", response.uuid, {"version": new_version},
+                           municipality_id=response.municipality_id)
     return new_version
 
 

@@ -36,3 +36,23 @@ def verify_secret(stored_hash: str | None, secret: str) -> bool:
         return hasher().verify(stored_hash, secret)
     except (VerificationError, InvalidHashError):
         return False
+
+
+_dummy: dict[str, object] = {}
+
+
+def verify_login(stored_hash: str | None, secret: str) -> bool:
+    """Like :func:`verify_secret`, but as slow for an unknown user (``stored_hash`` None) as for a known one.
+
+    Without this a wrong password would answer in milliseconds for a username
+    that does not exist and only after a full argon2 verification for one that
+    does, telling an attacker which usernames exist.
+    """
+    if stored_hash:
+        return verify_secret(stored_hash, secret)
+    # Hashed with the current parameters on first use, so it costs what a real hash costs.
+    params = (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism, _hasher.hash_len)
+    if _dummy.get("params") != params:
+        _dummy.update(params=params, hash=_hasher.hash("no user has this password"))
+    verify_secret(str(_dummy["hash"]), secret)
+    return False

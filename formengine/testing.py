@@ -430,8 +430,15 @@ def reset_database(engine: Any) -> None:
                 quoted = ", ".join(f'"{t}"' for t in sorted(guarded))
                 conn.execute(text(f"TRUNCATE TABLE {quoted} RESTART IDENTITY"))
             tables = [t for t in tables if t not in guarded]
+        # SQLite: the audit trail's triggers refuse DELETE; lift them for the reset and put them back.
+        triggers = [] if postgresql else conn.execute(text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+        for name, _sql in triggers:
+            conn.execute(text(f'DROP TRIGGER "{name}"'))
         for table in tables:
             conn.execute(text(f'DELETE FROM "{table}"'))
+        for _name, sql in triggers:
+            conn.execute(text(sql))
         if postgresql:
             conn.execute(text(
                 "SELECT setval(pg_get_serial_sequence(quote_ident(c.table_name), c.column_name), 1, false) "
@@ -441,6 +448,11 @@ def reset_database(engine: Any) -> None:
             ), {"tables": tables})
         elif conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first():
             conn.execute(text("DELETE FROM sqlite_sequence"))
+        # An empty trail starts its hash chain afresh, as a new database does.
+        from formengine.audit import GENESIS
+
+        conn.execute(text("INSERT INTO audit_chain (id, last_hash, events) VALUES (1, :h, 0)"),
+                     {"h": GENESIS})
 
 
 # -- property-test helpers (need hypothesis, which is in the "test" extra) ---------

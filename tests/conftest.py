@@ -98,6 +98,8 @@ def make_app(database_url, tmp_path):
             "DATABASE_URL": database_url,
             "TESTING": True,
             "SECRET_KEY": "test-secret",
+            # The test client and the browser tests talk plain http.
+            "SESSION_COOKIE_SECURE": False,
         }
         settings.update(config)
         if not created:

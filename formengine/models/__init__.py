@@ -1,7 +1,7 @@
 """SQLAlchemy 2.0 models for the whole data model (see docs/DESIGN in shared)."""
 
 from formengine.models.alerts import Alert
-from formengine.models.audit import AuditEvent
+from formengine.models.audit import AuditChain, AuditEvent
 from formengine.models.base import Base, utcnow
 from formengine.models.cases import PERSON_ROLES, SEXES, WAVE_KINDS, Consent, Family, Person, Wave
 from formengine.models.catalogue import InstrumentSetting, PlanRule
@@ -28,6 +28,7 @@ __all__ = [
     "SEXES",
     "WAVE_KINDS",
     "Alert",
+    "AuditChain",
     "AuditEvent",
     "Base",
     "Consent",

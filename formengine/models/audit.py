@@ -1,4 +1,10 @@
-"""The append-only audit trail: who did what to which record, when."""
+"""The append-only audit trail: who did what to which record, when, chained by hashes.
+
+Each event carries the hash of the event before it (``prev_hash``) and its
+own hash over its content and ``prev_hash``; ``AuditChain`` holds the newest
+hash and the number of events, and its single row is what concurrent writers
+lock while they append (see :mod:`formengine.audit`).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +31,20 @@ class AuditEvent(Base):
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Where the request came from (the client's address as the application sees it), "" outside requests.
+    address: Mapped[str] = mapped_column(String(45), default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChain(Base):
+    """The head of the hash chain: one row (id 1) with the newest event's hash and the event count."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    events: Mapped[int] = mapped_column(Integer, default=0)
 
 
 @event.listens_for(AuditEvent, "before_update")

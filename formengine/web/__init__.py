@@ -30,9 +30,13 @@ def init_web(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load_user(user_id: str) -> User | None:
+        from formengine.web import sessions
+
         number = params.parse_id(user_id)
         user = db_session().get(User, number) if number is not None else None
-        return user if user is not None and user.active else None
+        if user is None or not user.active or not sessions.is_valid(user):
+            return None
+        return user
 
     # Bounded ids and the other URL converters, before any blueprint adds a route.
     params.register_converters(app)
@@ -64,7 +68,8 @@ def init_web(app: Flask) -> None:
 
     @app.before_request
     def _session_is_permanent() -> None:
-        # Permanent sessions expire after SESSION_TIMEOUT_MINUTES of inactivity.
+        # The cookie expires after SESSION_TIMEOUT_MINUTES of inactivity; web/sessions.py
+        # enforces the same limit (and the absolute one) on the server.
         session.permanent = True
 
     @app.after_request

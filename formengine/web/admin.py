@@ -32,7 +32,7 @@ from formengine.db import db_session
 from formengine.models import ROLE_MUNICIPALITY_ADMIN, ROLE_TEAM_MEMBER, AuditEvent, Municipality, User
 from formengine.plan import ABOUT, FILLED_BY, RESPONDENT_ROLES, WAVE_KINDS, PlanError, Rule, Schedule
 from formengine.registry import get_registry
-from formengine.web import params
+from formengine.web import params, sessions
 from formengine.web.access import admin_required, administered_municipality, ui_lang
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -296,7 +296,8 @@ def users():
         return _users_page(municipality, form, 400)
     session = db_session()
     if session.scalar(select(User.id).where(User.username == form.username.data)) is not None:
-        form.username.errors = [_("This username is taken.")]
+        # Usernames are unique across municipalities; the message must not say where one is used.
+        form.username.errors = [_("This username cannot be used. Choose another one.")]
         return _users_page(municipality, form, 400)
     from formengine.security import hash_secret
 
@@ -327,8 +328,30 @@ def set_active(user_id: int):
     if user.id == current_user.id:
         abort(400, _("You cannot deactivate yourself."))
     user.active = request.form.get("active") == "1"
+    if not user.active:
+        sessions.end_all(user)
     audit.record(session, "change", "user", user.id, {"active": user.active}, municipality_id=municipality.id)
     session.commit()
+    return redirect(_back("admin.users", municipality), 303)
+
+
+@bp.route("/users/<int:user_id>/sessions", methods=["POST"])
+@admin_required
+def end_sessions(user_id: int):
+    """End every session of a user of the municipality, on every device (e.g. a lost tablet)."""
+    municipality = administered_municipality()
+    if municipality is None:
+        abort(404)
+    session = db_session()
+    user = session.scalar(select(User).where(User.id == user_id, User.municipality_id == municipality.id))
+    if user is None:
+        abort(404)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    sessions.end_all(user)
+    audit.record(session, "change", "user", user.id, {"sessions": "ended"}, municipality_id=municipality.id)
+    session.commit()
+    flash(_("%(username)s is logged out on every device.", username=user.username))
     return redirect(_back("admin.users", municipality), 303)
 
 

@@ -310,6 +310,9 @@ def new_person(family_id: int):
         status = 400
     elif request.method == "POST":
         status = 400
+    audit.record(session, "view", "family", fam.id, {"page": "new_person"},
+                 municipality_id=fam.municipality_id)
+    session.commit()
     return render_template("cases/person_form.html", form=form, family=fam,
                            cpr_enabled=municipality.cpr_enabled), status
 
@@ -352,6 +355,10 @@ def edit_person(person_id: int):
         status = 400
     elif request.method == "POST":
         status = 400
+    # The form shows the person's details: a read of personal data.
+    audit.record(session, "view", "person", person.id, {"page": "edit"},
+                 municipality_id=person.municipality_id)
+    session.commit()
     return render_template("cases/person_form.html", form=form, family=fam, person=person,
                            cpr_enabled=municipality.cpr_enabled), status
 
@@ -428,6 +435,8 @@ def close(family_id: int):
     elif request.method == "POST":
         status = 400
     open_persons = [p for p in fam.persons if p.status == "open"]
+    audit.record(session, "view", "family", fam.id, {"page": "close"}, municipality_id=fam.municipality_id)
+    session.commit()
     return render_template("cases/close.html", family=fam, form=form, error=error,
                            open_persons=open_persons), status
 

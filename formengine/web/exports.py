@@ -13,7 +13,7 @@ from formengine.exports.service import ExportError, FormatUnavailable, build_exp
 from formengine.exports.writers import DELIMITERS, OPTIONAL, MissingPackages, missing_packages
 from formengine.registry import get_registry
 from formengine.web.access import municipality_choices, municipality_scope, require_admin, ui_lang
-from formengine.web.errors import render_error
+from formengine.web.errors import render_error, safe_stream
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
 
@@ -84,5 +84,5 @@ def download():
         for chunk in export.chunks:
             yield chunk.encode("utf-8") if isinstance(chunk, str) else chunk
 
-    return Response(stream_with_context(generate()), mimetype=export.mimetype, headers={
+    return Response(stream_with_context(safe_stream(generate())), mimetype=export.mimetype, headers={
         "Content-Disposition": f'attachment; filename="{export.filename}"'})

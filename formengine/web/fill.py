@@ -199,7 +199,16 @@ def step(response_uuid: str):
         if resume is None:
             return redirect_to(url_for("fill.review", response_uuid=response.uuid))
         view = StepView(response, instrument.definition, resume)
+    _record_view(response, "step")
     return _render_step_page(view)
+
+
+def _record_view(response: Response, page: str) -> None:
+    """A page showing a response's answers is a read of personal data: audited (in bursts, as saves are)."""
+    dbs = db_session()
+    if audit.record_burst(dbs, "view", "response", response.uuid, {"page": page},
+                          municipality_id=response.municipality_id):
+        dbs.commit()
 
 
 # -- refusals -------------------------------------------------------------------
@@ -353,6 +362,7 @@ def review(response_uuid: str):
             "value": (response.answers or {}).get(item["id"]),
         })
     error = request.args.get("error")
+    _record_view(response, "review")
     with force_locale(view.lang):
         fragment = render_template(
             "fill/_review.html", view=view, response=response, definition=view.definition,

@@ -30,6 +30,7 @@ from formengine import audit, drafts
 from formengine.db import db_session
 from formengine.models import Response
 from formengine.security import hash_secret, verify_secret
+from formengine.web import sessions
 from formengine.web.access import response_or_404, ui_lang
 from formengine.web.hx import redirect_to
 
@@ -123,13 +124,11 @@ def unlock(response_uuid: str):
         if failures >= MAX_UNLOCK_FAILURES:
             # Too many guesses: end the session; the answers so far are saved.
             dbs = db_session()
+            sessions.end_all(current_user._get_current_object())
             audit.record(dbs, "login_failed", "user", current_user.id, {"reason": "unlock"})
             dbs.commit()
             logout_user()
-            lang = session.get("lang")
-            session.clear()
-            if lang:
-                session["lang"] = lang
+            sessions.clear()
             flash(_("The tablet was locked after too many wrong PINs. The answers given so far are "
                     "kept: log in to continue."), "locked")
             return redirect(url_for("auth.login"), 303)

@@ -80,6 +80,7 @@ def fill(instrument_id: str):
         if hidden:
             audit.record(session, "clear", "response", response.uuid,
                          {"items": hidden, "reason": "hidden_by_condition"})
+        audit.record(session, "submit", "response", response.uuid, {"instrument": instrument.id})
         session.commit()
         if notify(session, get_registry(), response):
             session.commit()
@@ -111,6 +112,10 @@ def result(response_uuid: str):
     # labelled with the definition version the response was answered with
     shown = (definition_for(db_session(), instrument, response.instrument_version)
              if instrument is not None else None)
+    session = db_session()
+    audit.record(session, "view", "response", response.uuid, {"page": "result"},
+                 municipality_id=response.municipality_id)
+    session.commit()
     return render_template("instruments/result.html", response=response, instrument=instrument,
                            response_definition=shown, score=response.current_score, lang=lang,
                            custom=custom, view_failures=view_failures)

@@ -1,0 +1,66 @@
+"""Sessions that can be ended: a per-user session version plus idle and absolute time limits.
+
+The session lives in a signed cookie, so a copy of the cookie would otherwise
+stay valid for as long as it is used. Each session therefore carries the
+user's ``session_version`` at login; raising the version (logout, password
+change, deactivation, an administrator's "end all sessions") makes every
+copy of every session of that user invalid at its next request. The check
+costs nothing extra: the user row is loaded on every request anyway.
+
+``SESSION_TIMEOUT_MINUTES`` ends a session after that much inactivity and
+``SESSION_MAX_HOURS`` ends it that long after login, however active it is.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import current_app, session
+
+from formengine.models import User
+
+VERSION_KEY = "_sv"
+LOGIN_AT_KEY = "_login_at"
+SEEN_AT_KEY = "_seen_at"
+# Refresh the last-seen time at most this often, so most requests leave the cookie unchanged.
+SEEN_RESOLUTION_SECONDS = 30
+
+
+def start(user: User) -> None:
+    """Mark the current session as belonging to ``user`` at their current session version."""
+    now = int(time.time())
+    session[VERSION_KEY] = user.session_version
+    session[LOGIN_AT_KEY] = now
+    session[SEEN_AT_KEY] = now
+
+
+def end_all(user: User) -> None:
+    """End every session of ``user``, on every device, at its next request (the caller commits)."""
+    user.session_version = (user.session_version or 0) + 1
+
+
+def is_valid(user: User) -> bool:
+    """True when the current session may act as ``user``; refreshes the last-seen time."""
+    if session.get(VERSION_KEY) != user.session_version:
+        return False
+    now = int(time.time())
+    login_at = session.get(LOGIN_AT_KEY)
+    seen_at = session.get(SEEN_AT_KEY)
+    if not isinstance(login_at, int) or not isinstance(seen_at, int):
+        return False
+    config = current_app.config
+    if now - seen_at > int(config["SESSION_TIMEOUT_MINUTES"]) * 60:
+        return False
+    if now - login_at > float(config["SESSION_MAX_HOURS"]) * 3600:
+        return False
+    if now - seen_at >= SEEN_RESOLUTION_SECONDS:
+        session[SEEN_AT_KEY] = now
+    return True
+
+
+def clear(keep_language: bool = True) -> None:
+    """Empty the session cookie, keeping only the chosen interface language."""
+    lang = session.get("lang")
+    session.clear()
+    if keep_language and lang:
+        session["lang"] = lang
