@@ -139,7 +139,7 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(params.CheckedForm):
     current = PasswordField("current", validators=[DataRequired()])
     new = PasswordField("new", validators=[DataRequired(), Length(min=8, max=200)])
     repeat = PasswordField("repeat", validators=[DataRequired()])
