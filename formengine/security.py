@@ -51,8 +51,9 @@ def verify_login(stored_hash: str | None, secret: str) -> bool:
     if stored_hash:
         return verify_secret(stored_hash, secret)
     # Hashed with the current parameters on first use, so it costs what a real hash costs.
-    params = (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism, _hasher.hash_len)
+    current = hasher()
+    params = (current.time_cost, current.memory_cost, current.parallelism, current.hash_len)
     if _dummy.get("params") != params:
-        _dummy.update(params=params, hash=_hasher.hash("no user has this password"))
+        _dummy.update(params=params, hash=current.hash("no user has this password"))
     verify_secret(str(_dummy["hash"]), secret)
     return False
