@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
+from sqlalchemy import Row, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.expression import Executable
 
 from formengine.models import AuditChain, AuditEvent, User, utcnow
 
@@ -141,7 +142,7 @@ def record_burst(session: Session, action: str, entity: str, entity_id: Any,
     return True
 
 
-def event_hash(event: AuditEvent, prev_hash: str) -> str:
+def event_hash(event: AuditEvent | Row[Any], prev_hash: str) -> str:
     """SHA-256 over the event's content and the previous event's hash (hex)."""
     content = [
         prev_hash, event.at.astimezone(UTC).isoformat(timespec="microseconds"), event.user_id,
@@ -160,12 +161,17 @@ def _lock_head(session: Session, appended: int) -> str:
     last = connection.execute(bump).scalar_one_or_none()
     if last is None:
         dialect = connection.dialect.name
+        head = {"id": 1, "last_hash": GENESIS, "events": 0}
+        statement: Executable
         if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement = pg_insert(AuditChain).values(**head).on_conflict_do_nothing()
         else:
-            from sqlalchemy.dialects.sqlite import insert
-        connection.execute(insert(AuditChain).values(id=1, last_hash=GENESIS, events=0)
-                           .on_conflict_do_nothing())
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            statement = sqlite_insert(AuditChain).values(**head).on_conflict_do_nothing()
+        connection.execute(statement)
         last = connection.execute(bump).scalar_one()
     return last
 
