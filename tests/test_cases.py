@@ -44,8 +44,10 @@ def make_family(app, *, municipality="Demo Kommune A", case_ref="T-1", enrolled_
     registry = get_registry(app)
     with get_db(app).session() as s:
         municipality_row = s.scalars(select(Municipality).where(Municipality.name == municipality)).one()
-        for instrument_id in enabled:
-            catalogue.set_enabled(s, registry, municipality_row, instrument_id, True, user=None)
+        # The demo enables every installed instrument; these tests choose their own set.
+        for instrument_id in registry.instruments:
+            catalogue.set_enabled(s, registry, municipality_row, instrument_id, instrument_id in enabled,
+                                  user=None)
         family = Family(municipality_id=municipality_row.id, case_ref=case_ref, enrolled_on=enrolled_on)
         s.add(family)
         s.flush()

@@ -29,7 +29,7 @@ def test_practice_only_for_enabled_instruments(app, login_as):
         a = session.scalar(select(Municipality).where(Municipality.name == "Demo Kommune A"))
         session.execute(delete(InstrumentSetting).where(InstrumentSetting.municipality_id == a.id,
                                                         InstrumentSetting.instrument_id == "pss"))
-    page = client.get("/").get_data(as_text=True)
+    page = client.get("/instruments").get_data(as_text=True)
     assert '/fill/start/who5"' in page and '/fill/start/pss"' not in page
     refused = client.post("/fill/start/pss", data={"csrf_token": csrf_token(page)})
     assert refused.status_code == 403
@@ -43,7 +43,7 @@ def test_practice_only_for_enabled_instruments(app, login_as):
 
 def test_practice_is_never_exported_and_is_purged(app, login_as):
     client = login_as("team-a")
-    page = client.get("/").get_data(as_text=True)
+    page = client.get("/instruments").get_data(as_text=True)
     client.post("/fill/start/who5", data={"csrf_token": csrf_token(page)})
     registry = get_registry(app)
     with get_db(app).session() as session:
