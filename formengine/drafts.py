@@ -146,9 +146,21 @@ def _write(session: Session, response: Response, expected_version: int,
     return new_version
 
 
+def already_applied(response: Response, save_key: str | None) -> bool:
+    """Whether the keyed save ``save_key`` is the last one applied to ``response`` (a resend).
+
+    A device sends its keyed saves one at a time and in order, so a save whose
+    reply was lost is resent before any later one: it is the last applied key.
+    """
+    return save_key is not None and response.last_save_key == save_key
+
+
 def save_answers(session: Session, response: Response, definition: Definition,
-                 changes: Mapping[str, Any], expected_version: int) -> int:
+                 changes: Mapping[str, Any], expected_version: int, *, save_key: str | None = None) -> int:
     """Set (or, with value None, clear) the answers in ``changes``; returns the new version.
+
+    ``save_key`` (the device's idempotency key for this save) is stored with the
+    write; see :func:`already_applied`.
 
     Answering an item removes it from the declined list. Raises
     :class:`DraftAnswerError` for an unknown item or a value that does not fit,
@@ -171,11 +183,12 @@ def save_answers(session: Session, response: Response, definition: Definition,
         else:
             answers.pop(item_id, None)
     declined = [d for d in (response.declined or []) if d not in changes or changes[d] is None]
-    return _write(session, response, expected_version, answers, declined)
+    extra = {"last_save_key": save_key} if save_key is not None else {}
+    return _write(session, response, expected_version, answers, declined, **extra)
 
 
 def decline_item(session: Session, response: Response, definition: Definition,
-                 item_id: str, expected_version: int) -> int:
+                 item_id: str, expected_version: int, *, save_key: str | None = None) -> int:
     """Mark ``item_id`` as "don't want to answer" (removing any answer); returns the new version."""
     item = definition.items_by_id.get(item_id)
     if item is None:
@@ -184,7 +197,8 @@ def decline_item(session: Session, response: Response, definition: Definition,
         raise DraftAnswerError([Problem(item_id, "cannot_decline")])
     answers = {k: v for k, v in (response.answers or {}).items() if k != item_id}
     declined = [d for d in (response.declined or []) if d != item_id] + [item_id]
-    return _write(session, response, expected_version, answers, declined)
+    extra = {"last_save_key": save_key} if save_key is not None else {}
+    return _write(session, response, expected_version, answers, declined, **extra)
 
 
 def set_language(session: Session, response: Response, lang: str, expected_version: int) -> int:
@@ -243,6 +257,7 @@ __all__ = [
     "DraftError",
     "DraftIncomplete",
     "SubmitOutcome",
+    "already_applied",
     "decline_item",
     "first_unanswered",
     "hidden_answered",

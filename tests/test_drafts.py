@@ -53,6 +53,19 @@ def test_each_save_bumps_the_version_and_is_stored(dbs, kitchen):
     assert again.answers == {"mood": 2, "worry": False} and again.version == 3
 
 
+def test_a_keyed_save_is_remembered_so_its_resend_is_recognised(dbs, kitchen):
+    draft = new_draft(dbs, kitchen)
+    assert not drafts.already_applied(draft, "tablet-0001")
+    drafts.save_answers(dbs, draft, kitchen.definition, {"mood": 2}, 1, save_key="tablet-0001")
+    dbs.commit()
+    again = stored(dbs, draft)
+    assert drafts.already_applied(again, "tablet-0001")
+    assert not drafts.already_applied(again, "tablet-0002") and not drafts.already_applied(again, None)
+    drafts.decline_item(dbs, again, kitchen.definition, "mood", 2, save_key="tablet-0002")
+    dbs.commit()
+    assert drafts.already_applied(stored(dbs, draft), "tablet-0002")
+
+
 def test_a_stale_version_is_refused_and_changes_nothing(dbs, kitchen):
     draft = new_draft(dbs, kitchen)
     drafts.save_answers(dbs, draft, kitchen.definition, {"mood": 2}, 1)

@@ -501,3 +501,46 @@ def first_choices(html):
     for name, value in re.findall(r'<input type="radio" name="([^"]+)" value="([^"]+)"', html):
         data.setdefault(name, value.replace("&#34;", '"'))
     return data
+
+
+def test_a_keyed_save_is_applied_at_most_once_even_after_the_draft_moved_on(app, team):
+    """The tablet's queue resends a save whose reply was lost; its key makes the resend a no-op."""
+    uuid = start(team)
+    html, version, _ = page_state(team, uuid)
+    data = {"csrf_token": csrf_token(html), "version": version, "page": "who5_1", "who5_1": "2", "go": "stay"}
+    keyed = {"Idempotency-Key": "tablet-1-0001"}
+    first = team.post(f"/fill/{uuid}/save", data=data, headers={**HX, **keyed})
+    assert first.status_code == 200 and first.headers["X-Draft-Version"] == str(version + 1)
+    # Meanwhile the answer is changed (another window, no key) ...
+    save(team, uuid, {"_page": "who5_1", "who5_1": "5", "go": "stay"})
+    assert stored(app, uuid).version == version + 2
+    # ... and the first save arrives again: acknowledged, not applied, not a conflict.
+    again = team.post(f"/fill/{uuid}/save", data=data, headers={**HX, **keyed})
+    assert again.status_code == 200 and again.headers["X-Draft-Version"] == str(version + 2)
+    assert stored(app, uuid).answers == {"who5_1": 5}
+    # The same stale save without its key (or with another key) is refused as a conflict, as always.
+    other = team.post(f"/fill/{uuid}/save", data=data, headers={**HX, "Idempotency-Key": "tablet-1-0002"})
+    assert other.status_code == 409
+    assert team.post(f"/fill/{uuid}/save", data=data, headers=HX).status_code == 409
+    assert stored(app, uuid).answers == {"who5_1": 5}
+
+
+def test_a_keyed_decline_is_applied_once(app, team):
+    uuid = start(team)
+    html, version, _ = page_state(team, uuid)
+    data = {"csrf_token": csrf_token(html), "version": version, "page": "who5_1", "decline": "who5_1"}
+    keyed = {**HX, "Idempotency-Key": "tablet-2-0001"}
+    assert team.post(f"/fill/{uuid}/save", data=data, headers=keyed).status_code == 200
+    assert team.post(f"/fill/{uuid}/save", data=data, headers=keyed).status_code == 200
+    response = stored(app, uuid)
+    assert response.declined == ["who5_1"] and response.version == version + 1
+
+
+@pytest.mark.parametrize("key", ["", "short", "x" * 65, "tablet 1 0001", "tablet-1-ø001"])
+def test_a_malformed_save_key_is_refused_and_changes_nothing(app, team, key):
+    uuid = start(team)
+    html, version, _ = page_state(team, uuid)
+    data = {"csrf_token": csrf_token(html), "version": version, "page": "who5_1", "who5_1": "2", "go": "stay"}
+    reply = team.post(f"/fill/{uuid}/save", data=data, headers={**HX, "Idempotency-Key": key})
+    assert reply.status_code == 400 and "Genindlæs siden" in reply.get_data(as_text=True)
+    assert stored(app, uuid).answers == {} and stored(app, uuid).version == version

@@ -51,6 +51,10 @@ class Response(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Optimistic concurrency: every write says which version it was based on.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The idempotency key of the last keyed save applied to this draft. A tablet's queue sends its
+    # saves one at a time, in order, until each is acknowledged, so a save resent because its reply
+    # was lost carries the last applied key and is acknowledged without being applied again.
+    last_save_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     scores: Mapped[list[Score]] = relationship(
         back_populates="response", order_by="Score.id", cascade="all, delete-orphan"

@@ -7,12 +7,14 @@ to one response) lives in :mod:`formengine.web.handover`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from flask import (
     Blueprint,
     abort,
+    after_this_request,
     current_app,
     make_response,
     redirect,
@@ -245,11 +247,28 @@ def _refusal(view: StepView, refused: AnswerRefused, status: int = 422,
     return _render_step_page(view, status, errors=messages, values=values)
 
 
+# The tablet's answer queue (static/fill.js) sends each save with a key of its own (idempotency),
+# and reads the draft's version after the save from the reply, to base its next queued save on it.
+SAVE_KEY_HEADER = "Idempotency-Key"
+SAVE_KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
+VERSION_HEADER = "X-Draft-Version"
+
+
 @bp.route("/fill/<response_uuid>/save", methods=["POST"])
 @login_required
 def save(response_uuid: str):
-    """Save the answers of one step, then go where the pressed button says (next, back, stay, review)."""
+    """Save the answers of one step, then go where the pressed button says (next, back, stay, review).
+
+    With an ``Idempotency-Key`` header the save is applied at most once; every
+    reply says the draft's version in ``X-Draft-Version``.
+    """
     response = response_or_404(response_uuid)
+
+    @after_this_request
+    def _say_version(reply):
+        reply.headers[VERSION_HEADER] = str(response.version)
+        return reply
+
     if response.status == "submitted":
         return redirect_to(after_submit_url(response))
     instrument = _instrument_for(response)
@@ -262,6 +281,9 @@ def save(response_uuid: str):
         expected = int(request.form.get("version", ""))
     except ValueError:
         return vary_on_htmx(make_response(_("The form is missing its version. Reload the page."), 400))
+    save_key = request.headers.get(SAVE_KEY_HEADER)
+    if save_key is not None and not SAVE_KEY_PATTERN.fullmatch(save_key):
+        return vary_on_htmx(make_response(_("The save has a malformed key. Reload the page."), 400))
     go = request.form.get("go", "next")
     decline = request.form.get("decline")
     shown_before = [i["id"] for i in view.items]
@@ -291,18 +313,21 @@ def save(response_uuid: str):
         if decline:
             changes.pop(decline, None)  # the other answers on the step are saved as well
         version = expected
-        if any(current.get(k) != v and not (v in (None, []) and k not in current)
-               for k, v in changes.items()):
-            version = drafts.save_answers(dbs, response, definition, changes, expected)
-        if decline and not (decline in (response.declined or []) and decline not in current):
-            drafts.decline_item(dbs, response, definition, decline, version)
+        # A keyed save that was applied already (its reply was lost) is acknowledged, not applied again.
+        if not drafts.already_applied(response, save_key):
+            if any(current.get(k) != v and not (v in (None, []) and k not in current)
+                   for k, v in changes.items()):
+                version = drafts.save_answers(dbs, response, definition, changes, expected, save_key=save_key)
+            if decline and not (decline in (response.declined or []) and decline not in current):
+                drafts.decline_item(dbs, response, definition, decline, version, save_key=save_key)
         # Otherwise nothing changes, whatever version the page had: a resent save whose reply was
         # lost (network drop) must not turn into a conflict, and "next" without an answer writes nothing.
         dbs.commit()
     except drafts.DraftConflict:
         dbs.rollback()
-        # The refused change is not shown as if it were kept: the step shows the stored answers.
-        return _render_step_page(view, 409, conflict=True)
+        if not drafts.already_applied(response, save_key):  # else: the same save won a race with itself
+            # The refused change is not shown as if it were kept: the step shows the stored answers.
+            return _render_step_page(view, 409, conflict=True)
     except drafts.DraftClosed:
         dbs.rollback()
         return redirect_to(after_submit_url(response))
