@@ -414,3 +414,7 @@ from formengine.rescore_cli import rescore_command, worker_command  # noqa: E402
 
 main.add_command(rescore_command)
 main.add_command(worker_command)
+
+from formengine.export_cli import export_command  # noqa: E402
+
+main.add_command(export_command)

@@ -73,7 +73,12 @@ def test_sysadmin_exports_every_municipality_and_other_formats(reports_data, log
     assert sav.status_code == 200 and sav.data[:4] == b"$FL2"
     fhir = _post(client, format="fhir", instrument="")
     assert fhir.status_code == 200 and b'"resourceType": "QuestionnaireResponse"' in fhir.data
-    assert _post(client, instrument="").status_code == 400  # long layout needs one instrument
+    every = _post(client, instrument="")  # long layout, all instruments: a ZIP with a file per instrument
+    assert every.status_code == 200 and every.data[:2] == b"PK"
+    assert every.headers["Content-Type"] == "application/zip"
+    assert _post(client).headers["Content-Type"] == "text/csv; charset=utf-8"  # charset named once
+    dta = _post(client, format="dta", layout="wide", instrument="")
+    assert dta.status_code == 200 and dta.headers["Content-Disposition"].endswith('.dta"')
     assert _post(client, delimiter="pipe").status_code == 400
     assert _post(client, instrument="nope").status_code == 404
 

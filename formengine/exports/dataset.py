@@ -93,11 +93,17 @@ class Column:
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """What to export. ``municipality_ids`` None means every municipality (system administrator)."""
+    """What to export. ``municipality_ids`` None means every municipality (system administrator).
+
+    ``enrolled_from``/``enrolled_to`` keep the families enrolled in that period
+    (inclusive), the same period filter as the reports'.
+    """
 
     instrument_ids: tuple[str, ...]
     municipality_ids: tuple[int, ...] | None = None
     identifiable: bool = False
+    enrolled_from: date | None = None
+    enrolled_to: date | None = None
 
 
 def _labels(mapping: dict[str, dict[str, str]], order: Sequence[str]
@@ -199,8 +205,16 @@ def item_column(instrument: Instrument, item: dict[str, Any]) -> Column:
 
 
 def _scope(stmt: Select, request: ExportRequest) -> Select:
+    """Restrict to the request's municipalities and enrolment period (the statement joins ``Wave``)."""
     if request.municipality_ids is not None:
         stmt = stmt.where(Response.municipality_id.in_(request.municipality_ids))
+    if request.enrolled_from or request.enrolled_to:
+        enrolled = select(Family.id)
+        if request.enrolled_from:
+            enrolled = enrolled.where(Family.enrolled_on >= request.enrolled_from)
+        if request.enrolled_to:
+            enrolled = enrolled.where(Family.enrolled_on <= request.enrolled_to)
+        stmt = stmt.where(Wave.family_id.in_(enrolled))
     return stmt
 
 

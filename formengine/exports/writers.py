@@ -28,7 +28,8 @@ from formengine.exports.layout import DECLINED
 DELIMITERS = {"semicolon": ";", "comma": ",", "tab": "\t"}
 # Formats whose writer needs packages that are not installed by default:
 # format -> (the extra that installs them, the modules imported).
-OPTIONAL: dict[str, tuple[str, tuple[str, ...]]] = {"sav": ("spss", ("pandas", "pyreadstat"))}
+OPTIONAL: dict[str, tuple[str, tuple[str, ...]]] = {"sav": ("spss", ("pandas", "pyreadstat")),
+                                                    "dta": ("spss", ("pandas", "pyreadstat"))}
 BOM = "\ufeff"
 CHUNK_ROWS = 500
 
@@ -69,6 +70,13 @@ def _number_cell(value: Any) -> Any:
     return int(value) if type(value) is float and value.is_integer() else value
 
 
+def _decimal_comma_cell(value: Any) -> Any:
+    """A number for a ``;`` file: decimal comma, as Danish Excel, LibreOffice and R's read.csv2 read it."""
+    if type(value) is float:
+        return int(value) if value.is_integer() else repr(value).replace(".", ",")
+    return value
+
+
 def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], delimiter: str = ";",
                columns: Sequence[Column] | None = None) -> Iterator[str]:
     """CSV text in chunks of a few hundred rows: BOM and header first. Nothing is held beyond a chunk.
@@ -76,6 +84,8 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], delimiter: 
     With ``columns`` (the codebook of the rows) only the date, time, number
     and yes/no columns are formatted, each by its type; other values are
     written as they are (None as empty). Without it every cell is checked.
+    With ``;`` as delimiter (the Danish spreadsheet form) decimal numbers
+    are written with a decimal comma (``2,25``); with ``,`` or tab with a point.
     """
     if delimiter not in DELIMITERS.values():
         raise ValueError(f"delimiter {delimiter!r} is not one of ; , or tab")
@@ -87,7 +97,8 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], delimiter: 
     buffer.truncate()
     converters = None
     if columns is not None:
-        kinds = {"datetime": _moment_cell, "date": _cell, "number": _number_cell, "boolean": _cell,
+        number = _decimal_comma_cell if delimiter == ";" else _number_cell
+        kinds = {"datetime": _moment_cell, "date": _cell, "number": number, "boolean": _cell,
                  "string": _safe_text}
         converters = [(i, kinds[c.type]) for i, c in enumerate(columns) if c.type in kinds]
     count = 0
@@ -172,16 +183,13 @@ def _require(fmt: str) -> None:
         raise problem
 
 
-def write_sav(path: str, columns: list[Column], rows: Iterable[Sequence[Any]], note: str = "") -> None:
-    """An SPSS .sav with variable labels (Danish), value labels and the declined code as user-missing.
+def _frame(columns: list[Column], rows: Iterable[Sequence[Any]]) -> tuple[Any, dict[str, Any]]:
+    """The rows as a data frame for pyreadstat, with the labels, missing codes and formats of ``columns``.
 
     Band columns (codes as text) become numbers 1..k with the bands as value
-    labels, since SPSS value labels need numeric variables. Needs the ``spss``
-    extra; raises ``MissingPackages`` without it.
+    labels, since SPSS and Stata value labels need numeric variables.
     """
-    _require("sav")
     import pandas as pd
-    import pyreadstat
 
     data: dict[str, list[Any]] = {c.name: [] for c in columns}
     recode: dict[str, dict[Any, int]] = {}
@@ -195,41 +203,135 @@ def write_sav(path: str, columns: list[Column], rows: Iterable[Sequence[Any]], n
                 value = recode[name].get(value, value)
             data[name].append(value)
     frame_columns: dict[str, Any] = {}
-    value_labels: dict[str, dict[Any, str]] = {}
-    missing: dict[str, list[Any]] = {}
-    formats: dict[str, str] = {}
-    measures: dict[str, str] = {}
+    meta: dict[str, Any] = {"value_labels": {}, "missing": {}, "formats": {}, "measures": {}}
     for c in columns:
-        values = data[c.name]
+        values = data.pop(c.name)
         if c.name in recode:
-            frame_columns[c.name] = pd.array(values, dtype="float64")
-            value_labels[c.name] = {float(i): lab["da"] for code, lab in c.value_labels
-                                    for i in [recode[c.name][code]]}
+            frame_columns[c.name] = pd.array([_number(v) for v in values], dtype="float64")
+            meta["value_labels"][c.name] = {float(i): lab["da"] for code, lab in c.value_labels
+                                            for i in [recode[c.name][code]]}
         elif c.type in ("integer", "number", "boolean"):
             frame_columns[c.name] = pd.array([_number(v) for v in values], dtype="float64")
             if c.value_labels:
-                value_labels[c.name] = {float(code): lab["da"] for code, lab in c.value_labels
-                                        if isinstance(code, int | float)}
+                meta["value_labels"][c.name] = {float(code): lab["da"] for code, lab in c.value_labels
+                                                if isinstance(code, int | float)}
             if c.missing and str(DECLINED) in c.missing.get("en", ""):
-                missing[c.name] = [float(DECLINED)]
+                meta["missing"][c.name] = [float(DECLINED)]
             if c.type == "integer" or c.type == "boolean":
-                formats[c.name] = "F8.0"
+                meta["formats"][c.name] = "F8.0"
         elif c.type in ("date", "datetime"):
-            frame_columns[c.name] = pd.Series(
-                [_naive(v) for v in values], dtype="datetime64[ns]" if values else "datetime64[ns]")
+            frame_columns[c.name] = pd.Series([_naive(v) for v in values], dtype="datetime64[ns]")
         else:
             frame_columns[c.name] = pd.Series(["" if v is None else str(v) for v in values], dtype="object")
-        measures[c.name] = c.measure
-    frame = pd.DataFrame(frame_columns, columns=names)
+        meta["measures"][c.name] = c.measure
+    return pd.DataFrame(frame_columns, columns=names), meta
+
+
+NOTE_BYTES = 80  # an SPSS document line holds 80 bytes
+
+
+def note_lines(note: str, width: int = NOTE_BYTES) -> list[str]:
+    """A file note cut into lines of at most ``width`` UTF-8 bytes, at spaces where possible."""
+    lines: list[str] = []
+    for paragraph in note.splitlines() or [""]:
+        words = paragraph.split(" ")
+        line = ""
+        for word in words:
+            candidate = f"{line} {word}" if line else word
+            if len(candidate.encode("utf-8")) <= width:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            while len(word.encode("utf-8")) > width:  # a single over-long word: cut it
+                cut = width
+                while len(word[:cut].encode("utf-8")) > width:
+                    cut -= 1
+                lines.append(word[:cut])
+                word = word[cut:]
+            line = word
+        lines.append(line)
+    return [line for line in lines if line] or [""]
+
+
+def write_sav(path: str, columns: list[Column], rows: Iterable[Sequence[Any]], note: str = "") -> None:
+    """An SPSS .sav with variable labels (Danish), value labels and the declined code as user-missing.
+
+    Band columns (codes as text) become numbers 1..k with the bands as value
+    labels. The note (instrument and scoring versions) is wrapped into the
+    format's 80-byte lines. Needs the ``spss`` extra; raises ``MissingPackages`` without it.
+    """
+    _require("sav")
+    import pyreadstat
+
+    frame, meta = _frame(columns, rows)
     pyreadstat.write_sav(
         frame, path,
         column_labels={c.name: c.label["da"][:250] for c in columns},
-        variable_value_labels=value_labels or None,
-        missing_ranges=missing or None,
-        variable_measure=measures,
-        variable_format=formats or None,
-        note=note or None,
+        variable_value_labels=meta["value_labels"] or None,
+        missing_ranges=meta["missing"] or None,
+        variable_measure=meta["measures"],
+        variable_format=meta["formats"] or None,
+        note=note_lines(note) if note else None,
     )
+
+
+STATA_NAME = 32
+STATA_LABEL = 80
+
+
+def stata_names(names: Sequence[str]) -> dict[str, str]:
+    """Stata variable names (at most 32 characters, letters, digits, _), unique; unchanged where valid."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        clean = "".join(ch if (ch.isascii() and (ch.isalnum() or ch == "_")) else "_" for ch in name)
+        if not clean or clean[0].isdigit():
+            clean = "v_" + clean
+        candidate = clean[:STATA_NAME]
+        counter = 1
+        while candidate in taken:
+            counter += 1
+            tail = f"_{counter}"
+            candidate = clean[:STATA_NAME - len(tail)] + tail
+        taken.add(candidate)
+        out[name] = candidate
+    return out
+
+
+def write_dta(path: str, columns: list[Column], rows: Iterable[Sequence[Any]], note: str = "") -> None:
+    """A Stata .dta (version 15) with variable labels (Danish) and value labels.
+
+    As in the .sav, bands are 1..k with the band labels; the declined code
+    -8 carries the value label "declined" (Stata has no user-missing
+    numbers). Names longer than Stata's 32 characters are shortened (the
+    variable label still says what the variable is; the codebook gives both).
+    """
+    _require("dta")
+    import pyreadstat
+
+    frame, meta = _frame(columns, rows)
+    renamed = stata_names([c.name for c in columns])
+    frame = frame.rename(columns=renamed)
+    value_labels: dict[str, dict[Any, str]] = {}
+    for name, labels in meta["value_labels"].items():
+        whole = {k: v for k, v in labels.items() if float(k).is_integer()}
+        if name in meta["missing"]:
+            whole.setdefault(float(DECLINED), "Ønskede ikke at svare / declined")
+        if whole:
+            value_labels[renamed[name]] = {k: v[:STATA_LABEL * 4] for k, v in whole.items()}
+    pyreadstat.write_dta(
+        frame, path,
+        file_label=note_lines(note, STATA_LABEL)[0] if note else "",
+        column_labels={renamed[c.name]: _cut_bytes(c.label["da"], STATA_LABEL) for c in columns},
+        variable_value_labels=value_labels or None,
+    )
+
+
+def _cut_bytes(text: str, limit: int) -> str:
+    while len(text.encode("utf-8")) > limit:
+        text = text[:-1]
+    return text
 
 
 def _number(value: Any) -> float | None:

@@ -56,9 +56,8 @@ def download():
         if registry.get(instrument_id) is None:
             abort(404)
         instrument_ids: tuple[str, ...] = (instrument_id,)
-    elif layout == "long" and fmt != "fhir":
-        return render_error(400, _("The long layout holds one instrument at a time: choose an instrument."))
-    elif fmt == "fhir":
+    elif layout == "long" or fmt == "fhir":
+        # every instrument; the long layout then comes as a ZIP with one file per instrument
         instrument_ids = tuple(i.id for i in registry.sorted_instruments())
     else:
         instrument_ids = scored_instrument_ids(registry)
@@ -84,5 +83,6 @@ def download():
         for chunk in export.chunks:
             yield chunk.encode("utf-8") if isinstance(chunk, str) else chunk
 
-    return Response(stream_with_context(safe_stream(generate())), mimetype=export.mimetype, headers={
+    # content_type, not mimetype: the type already names its charset (mimetype would add it twice)
+    return Response(stream_with_context(safe_stream(generate())), content_type=export.mimetype, headers={
         "Content-Disposition": f'attachment; filename="{export.filename}"'})

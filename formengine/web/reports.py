@@ -173,7 +173,7 @@ def progression_csv():
            {"format": "csv", "filters": report.filters.describe()})
     db_session().commit()
     body = "\ufeff" + buffer.getvalue()
-    return Response(body, mimetype="text/csv; charset=utf-8", headers={
+    return Response(body, content_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="progression-{instrument.id}-{report.score_name}.csv"'})
 
 
