@@ -30,7 +30,7 @@ from formengine.instruments import (
 )
 from formengine.models import Response, utcnow
 from formengine.responses import store_score
-from formengine.stepper import has_answer
+from formengine.submission import check_submission, has_answer, hidden_answered, missing_required, shown_items
 
 
 class DraftError(ValueError):
@@ -74,13 +74,6 @@ class SubmitOutcome:
     cleared: list[str] = field(default_factory=list)
 
 
-def shown_items(definition: Definition, answers: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Top-level items whose display condition holds for ``answers``, in page order."""
-    order = [item_id for page in definition.pages for item_id in page["items"]]
-    by_id = definition.items_by_id
-    return [by_id[i] for i in order if definition.is_shown(by_id[i], answers)]
-
-
 def is_answered(response: Response, item_id: str) -> bool:
     """An item counts as answered when it has a value or was declined on purpose."""
     return has_answer(response.answers or {}, response.declined or [], item_id)
@@ -92,25 +85,6 @@ def first_unanswered(definition: Definition, response: Response) -> str | None:
         if not is_answered(response, item["id"]):
             return item["id"]
     return None
-
-
-def missing_required(definition: Definition, answers: Mapping[str, Any],
-                     declined: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """Shown items that must be answered (``required``/``required_if``) and have no answer and no decline.
-
-    In page order, so the review screen can list and link them.
-    """
-    missing = []
-    for item in shown_items(definition, answers):
-        if not has_answer(answers, declined, item["id"]) and definition.is_required(item, answers):
-            missing.append(item["id"])
-    return missing
-
-
-def hidden_answered(definition: Definition, answers: Mapping[str, Any]) -> list[str]:
-    """Items that have an answer although their display condition no longer holds."""
-    return [item["id"] for item in definition.items
-            if item["id"] in answers and not definition.is_shown(item, answers)]
 
 
 def _write(session: Session, response: Response, expected_version: int,
@@ -226,16 +200,11 @@ def submit_draft(session: Session, response: Response, instrument: Instrument, e
         return SubmitOutcome(response, already=True)
     if expected_version != response.version:
         raise DraftConflict(expected_version, response.version)
-    definition = instrument.definition
-    answers = dict(response.answers or {})
-    cleared = hidden_answered(definition, answers)
-    for item_id in cleared:
-        answers.pop(item_id)
-    shown = {item["id"] for item in shown_items(definition, answers)}
-    declined = [d for d in (response.declined or []) if d in shown]
-    missing = missing_required(definition, answers, declined)
-    if missing:
-        raise DraftIncomplete(missing)
+    # The submit rules every route shares (formengine.submission).
+    checked = check_submission(instrument.definition, response.answers or {}, response.declined or [])
+    if checked.missing:
+        raise DraftIncomplete(checked.missing)
+    answers, declined, cleared = checked.answers, checked.declined, checked.cleared
     # Raises AnswerError, nothing written yet; a raising plugin gives a "scoring failed" result.
     result = instrument.score_guarded(answers, context)
     extra: dict[str, Any] = {"status": "submitted", "submitted_at": utcnow()}

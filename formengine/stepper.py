@@ -13,14 +13,11 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from formengine.instruments import Definition
+from formengine.submission import has_answer
 
 NAVIGATION = ("next", "back", "stay", "review")
 
-
-def has_answer(answers: Mapping[str, Any], declined: Collection[str], item_id: str) -> bool:
-    """An item counts as answered when it has a value (not an empty group) or was declined on purpose."""
-    value = answers.get(item_id)
-    return (value is not None and value != []) or item_id in declined
+__all__ = ["NAVIGATION", "has_answer", "next_step", "resume_step", "shown_on", "visible_pages"]
 
 
 def visible_pages(definition: Definition, answers: Mapping[str, Any]) -> list[dict[str, Any]]:

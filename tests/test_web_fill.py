@@ -50,10 +50,11 @@ def test_fill_who5_stores_the_response_and_shows_the_score(app, login_as):
         assert (score.instrument_version, score.scoring_version) == ("1.0.0", "1")
 
 
-def test_missing_items_are_stored_as_an_invalid_score_with_a_plain_remark(app, login_as):
+def test_declined_items_are_stored_as_an_invalid_score_with_a_plain_remark(app, login_as):
     client = login_as("team-a")
     token = csrf_token(client.get("/instruments/who5").get_data(as_text=True))
-    posted = client.post("/instruments/who5", data={"csrf_token": token, "who5_1": "2"})
+    posted = client.post("/instruments/who5", data={"csrf_token": token, "who5_1": "2",
+                                                   "decline": ITEMS[1:]})
     page = client.get(posted.headers["Location"]).get_data(as_text=True)
     assert "Ikke scoret: der mangler svar" in page and "missing_items" in page
     token = csrf_token(page)

@@ -102,7 +102,7 @@ def test_without_a_pack_the_form_says_so_and_records_project_labels(app, login_a
     assert "OPDIGTET" not in html
     assert "1. Hensyn til andres følelser" in html
     assert 'class="notice"' in html
-    data = {"csrf_token": csrf_token(html), **{item: "2" for item in SDQ_ITEMS}}
+    data = {"csrf_token": csrf_token(html), **{item: "2" for item in SDQ_ITEMS}, "ebddiff": "0"}
     assert client.post("/instruments/sdq_p4_17", data=data).status_code == 302
     with get_db(app).session() as session:
         assert session.scalars(select(Response)).one().wording == {"kind": "project_labels"}

@@ -20,6 +20,9 @@ from wtforms.widgets import DateInput
 from formengine.instruments import Definition, code_key, codec_for
 from formengine.texts import TextSource
 
+# Question types this page renders; others (a repeatable group) are answered in the stepper only.
+RENDERED_TYPES = ("choice", "boolean", "text", "number", "date")
+
 BOOLEAN_CHOICES = {"da": (("true", "Ja"), ("false", "Nej")), "en": (("true", "Yes"), ("false", "No"))}
 
 
@@ -44,6 +47,11 @@ def field_for(definition: Definition, item: Mapping[str, Any], texts: TextSource
     return None
 
 
+def unrendered_items(definition: Definition) -> list[str]:
+    """Ids of the items the whole-form page cannot show (answered in the stepper only)."""
+    return [item["id"] for item in definition.items if item.get("type", "choice") not in RENDERED_TYPES]
+
+
 def build_form_class(
     definition: Definition, texts: TextSource, lang: str, item_ids: Iterable[str] | None = None
 ) -> type[FlaskForm]:
@@ -60,14 +68,15 @@ def build_form_class(
 
 
 def form_answers(form: FlaskForm, definition: Definition,
-                 formdata: Mapping[str, str] | None = None) -> dict[str, Any]:
+                 formdata: Mapping[str, str] | None = None, *, ignore: Iterable[str] = ()) -> dict[str, Any]:
     """The answer set (item id -> stored value) posted to ``form``; empty fields are left out.
 
-    ``formdata`` defaults to the current request's form fields.
+    ``formdata`` defaults to the current request's form fields; ``ignore`` names
+    the page's own fields besides the CSRF token (e.g. its decline boxes).
 
     Raises :class:`~formengine.instruments.codec.AnswerRefused` naming each refused item.
     """
     rendered = [item["id"] for item in definition.items if getattr(form, item["id"], None) is not None]
     fields = request.form if formdata is None else formdata
-    posted = codec_for(definition).read_form(fields, rendered, ignore=("csrf_token",))
+    posted = codec_for(definition).read_form(fields, rendered, ignore=("csrf_token", *ignore))
     return {item_id: value for item_id, value in posted.items() if value is not None}

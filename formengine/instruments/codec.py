@@ -149,6 +149,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{item}: dette spørgsmål kan ikke springes over",
         "{item}: this question cannot be declined",
     ),
+    "not_answered": (
+        "{item}: skal besvares (eller vælg “Vil ikke svare”, hvor det tilbydes)",
+        "{item}: must be answered (or choose “Don't want to answer” where it is offered)",
+    ),
     "not_an_object": (
         "svarene skal være et JSON-objekt (spørgsmål -> svar)",
         "answers must be a JSON object of item id -> code",

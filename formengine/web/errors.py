@@ -80,7 +80,10 @@ def register(app: Flask) -> None:
             return exc
         if exc.code >= 500:
             log_failure(exc)
-        return render_error(exc.code, exc.description if exc.code in (400, 409, 429) else None)
+        # A message the view gave (e.g. why a practice fill is refused) is shown; werkzeug's default,
+        # English and generic, only for the codes whose pages have no better one.
+        own = exc.description != type(exc).description
+        return render_error(exc.code, exc.description if own or exc.code in (400, 409, 429) else None)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

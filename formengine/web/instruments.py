@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, url_for
-from flask_babel import gettext as _
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from formengine import audit, drafts
+from formengine import audit
 from formengine.alerts import notify
 from formengine.db import db_session
 from formengine.definition_versions import definition_for
-from formengine.forms import build_form_class, form_answers
-from formengine.instruments import AnswerError, AnswerRefused
+from formengine.forms import build_form_class, form_answers, unrendered_items
+from formengine.instruments import AnswerError, AnswerRefused, Instrument
 from formengine.practice import practice_instruments
 from formengine.registry import current_flask_app, get_registry
 from formengine.responses import submit_new_response
 from formengine.scoring_context import scoring_context
-from formengine.web.access import response_or_404, ui_lang
+from formengine.submission import check_submission
+from formengine.texts import TextSource
+from formengine.web.access import require_practice_allowed, response_or_404, ui_lang
 from formengine.web.errors import render_error
 from formengine.wording import texts_for
 
@@ -37,56 +40,89 @@ def index():
     registry = get_registry()
     allowed = practice_instruments(db_session(), registry, current_user.municipality_id)
     # practice fills only for what the municipality has enabled
-    return render_template("instruments/index.html", instruments=registry.sorted_instruments(),
-                           practice=allowed)
+    # the whole-form page only where every question fits on it (a repeatable group needs the stepper)
+    instruments = registry.sorted_instruments()
+    whole_form = {i.id for i in instruments if i.id in allowed and not unrendered_items(i.definition)}
+    return render_template("instruments/index.html", instruments=instruments,
+                           practice=allowed, whole_form=whole_form)
 
 
 @bp.route("/instruments/<instrument_id>", methods=["GET", "POST"])
 @login_required
 def fill(instrument_id: str):
+    """Every question of a form on one page: a practice submission (no person, no round).
+
+    Only for instruments the municipality has enabled (403 otherwise). A submit
+    follows the stepper's rules (:mod:`formengine.submission`): required
+    questions answered or declined, answers to hidden questions removed and audited.
+    """
     instrument = get_registry().get(instrument_id)
     if instrument is None:
         abort(404)
+    require_practice_allowed(instrument.id)
     lang = ui_lang()
-    texts = texts_for(current_flask_app(), instrument.definition, lang)
-    form = build_form_class(instrument.definition, texts, lang)()
-    if form.is_submitted():
-        if not form.validate():  # the CSRF token; the answers are read by the codec below
-            return render_error(400, "; ".join(e for errs in form.errors.values() for e in errs))
-        try:
-            answers = form_answers(form, instrument.definition)
-        except AnswerRefused as exc:
-            labels = {item["id"]: texts.item(item, lang) for item in instrument.definition.items}
-            problems = [p.message(lang, labels.get(p.item.split(".")[0])) for p in exc.refusals]
-            return render_error(400, _("The answers were not saved: %(problems)s",
-                                       problems=" | ".join(problems)))
-        # As at a tablet submit: answers to questions a display condition hides are not stored or scored.
-        hidden = drafts.hidden_answered(instrument.definition, answers)
-        answers = {k: v for k, v in answers.items() if k not in hidden}
-        session = db_session()
-        try:
-            response = submit_new_response(
-                session, instrument, answers,
-                municipality_id=current_user.municipality_id,
-                entered_by=current_user.id,
-                wording=texts.record(),
-                language=lang,
-                context=scoring_context(current_flask_app(), instrument, session=session,
-                                        municipality_id=current_user.municipality_id),
-            )
-        except AnswerError as exc:
-            session.rollback()
-            return render_error(400, _("The answers were not saved: %(problems)s", problems=str(exc)))
-        if hidden:
-            audit.record(session, "clear", "response", response.uuid,
-                         {"items": hidden, "reason": "hidden_by_condition"})
-        audit.record(session, "submit", "response", response.uuid, {"instrument": instrument.id})
+    definition = instrument.definition
+    texts = texts_for(current_flask_app(), definition, lang)
+    form = build_form_class(definition, texts, lang)()
+    if not form.is_submitted():
+        return _whole_form(instrument, form, texts, lang)
+    if not form.validate():  # the CSRF token; the answers are read by the codec below
+        return render_error(400, "; ".join(e for errs in form.errors.values() for e in errs))
+    declined = request.form.getlist(DECLINE_FIELD)
+    labels = {item["id"]: texts.item(item, lang) for item in definition.items}
+    try:
+        answers = form_answers(form, definition, ignore=(DECLINE_FIELD,))
+        # A tick at "Don't want to answer" wins over a choice made before it, as the stepper's button does.
+        checked = check_submission(definition, {k: v for k, v in answers.items() if k not in declined},
+                                   declined)
+    except AnswerRefused as exc:
+        problems = [p.message(lang, labels.get(p.item.split(".")[0])) for p in exc.refusals]
+        return _whole_form(instrument, form, texts, lang, declined=declined, status=400,
+                           problems=problems)
+    if checked.missing:
+        return _whole_form(instrument, form, texts, lang, declined=declined, status=422,
+                           missing=checked.missing)
+    session = db_session()
+    try:
+        response = submit_new_response(
+            session, instrument, checked.answers,
+            municipality_id=current_user.municipality_id,
+            entered_by=current_user.id,
+            wording=texts.record(),
+            language=lang,
+            declined=checked.declined,
+            context=scoring_context(current_flask_app(), instrument, session=session,
+                                    municipality_id=current_user.municipality_id),
+        )
+    except AnswerError as exc:
+        session.rollback()
+        return _whole_form(instrument, form, texts, lang, declined=declined, status=400,
+                           problems=[str(exc)])
+    if checked.cleared:
+        # As at a tablet submit: answers to questions a display condition hides are removed, never scored.
+        audit.record(session, "clear", "response", response.uuid,
+                     {"items": checked.cleared, "reason": "hidden_by_condition"})
+    audit.record(session, "submit", "response", response.uuid,
+                 {"instrument": instrument.id, "practice": True, "cleared": len(checked.cleared),
+                  "declined": len(checked.declined)})
+    session.commit()
+    if notify(session, get_registry(), response):
         session.commit()
-        if notify(session, get_registry(), response):
-            session.commit()
-        return redirect(url_for("instruments.result", response_uuid=response.uuid))
-    return render_template("instruments/fill.html", instrument=instrument, form=form,
-                           texts=texts, lang=lang)
+    return redirect(url_for("instruments.result", response_uuid=response.uuid))
+
+
+DECLINE_FIELD = "decline"
+
+
+def _whole_form(instrument: Instrument, form: Any, texts: TextSource, lang: str, *,
+                declined: list[str] | None = None, status: int = 200, problems: list[str] | None = None,
+                missing: list[str] | None = None):
+    """The whole-form page; after a refused submit with the reasons and the missing questions linked."""
+    html = render_template("instruments/fill.html", instrument=instrument, form=form, texts=texts,
+                           lang=lang, declined=declined or [], problems=problems or [],
+                           missing=missing or [], step_only=unrendered_items(instrument.definition),
+                           decline_field=DECLINE_FIELD)
+    return html, status
 
 
 @bp.route("/responses/<response_uuid>")
