@@ -36,7 +36,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         extra=list(app.config["EXTRA_PLUGINS"]),
         trace=bool(app.config["TRACE_HOOKS"]),
     )
-    _check_definition_versions(app)
+    if not app.config["STATELESS"]:
+        _check_definition_versions(app)
 
     from formengine.web import init_web
 
@@ -45,7 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _check_definition_versions(app: Flask) -> None:
-    """Refuse plugins whose new definition versions would misread stored answers."""
+    """Refuse plugins whose new definition versions would misread stored answers (a small-table read)."""
     from formengine.db import get_db
     from formengine.definition_versions import check_registry
 

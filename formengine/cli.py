@@ -12,12 +12,21 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from formengine.app import create_app
-from formengine.instruments import AnswerError, Instrument, ScoringError, codec_for
+from formengine.instruments import AnswerError, Instrument, ScoringContext, ScoringError
 from formengine.registry import current_flask_app, get_registry
 
 
 def _create_app(*_args: Any) -> Any:
+    context = click.get_current_context(silent=True)
+    if context is not None and getattr(context.command, "stateless", False):
+        return create_app({"STATELESS": True})
     return create_app()
+
+
+def stateless(command: click.Command) -> click.Command:
+    """Mark a command that only reads plugins: its app writes no file and opens no database."""
+    command.stateless = True  # type: ignore[attr-defined]
+    return command
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True,
@@ -108,17 +117,21 @@ def _instrument(instrument_id: str) -> Instrument:
     return instrument
 
 
-def _score_one(instrument: Instrument, answers: Any) -> dict[str, Any]:
-    from formengine.scoring_context import scoring_context
+def _score_one(instrument: Instrument, answers: Any, context: ScoringContext | None = None) -> dict[str, Any]:
+    """Read ``answers`` through the codec once, score them, and give the command's JSON shape."""
+    if context is None:
+        from formengine.scoring_context import scoring_context
 
-    answers = codec_for(instrument.definition).read_json(answers, complete=True)  # refuses naming the item
-    result = instrument.score_guarded(answers, scoring_context(current_app, instrument))
+        context = scoring_context(current_app, instrument)
+    answers = instrument.definition.validate_answers(answers)  # the codec; refuses naming the item
+    result = instrument.score_guarded(answers, context, validated=True)
     if result.error is not None:
         # The plugin raised: an error line like any other refusal, never a traceback.
         raise ScoringError(f"{instrument.id}: scoring failed: {result.error}")
     return instrument.result_json(result)
 
 
+@stateless
 @main.command("score")
 @click.argument("instrument_id")
 @click.argument("answers_file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
@@ -161,12 +174,16 @@ def _score_batch(instrument: Instrument, batch_file: str) -> None:
         lines = _read(batch_file).splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"cannot read {batch_file}: {exc}")
+    from formengine.scoring_context import scoring_context
+
+    context = scoring_context(current_app, instrument)  # one context for every line
     failures = 0
+    out_lines: list[str] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            out = _score_one(instrument, json.loads(line))
+            out = _score_one(instrument, json.loads(line), context)
         except (ValueError, RecursionError) as exc:  # AnswerError is a ValueError too
             message = str(exc) if isinstance(exc, AnswerError) else f"not valid JSON: {str(exc)[:200]}"
             out = {"line": number, "error": message}
@@ -174,7 +191,12 @@ def _score_batch(instrument: Instrument, batch_file: str) -> None:
         except ScoringError as exc:
             out = {"line": number, "error": str(exc)}
             failures += 1
-        click.echo(json.dumps(out, ensure_ascii=False))
+        out_lines.append(json.dumps(out, ensure_ascii=False))
+        if len(out_lines) >= 1000:  # written in chunks: one write per line costs as much as validating it
+            click.echo("\n".join(out_lines))
+            out_lines.clear()
+    if out_lines:
+        click.echo("\n".join(out_lines))
     if failures:
         click.echo(f"error: {failures} line(s) could not be scored", err=True)
         sys.exit(1)
@@ -260,9 +282,22 @@ def init_db_command(app_role: str | None, create_app_role: bool) -> None:
         get_db().upgrade(app_role=role, create_app_role=create_app_role)
     except RoleError as exc:
         fail(f"{exc}; nothing was changed")
+    _backfill_definitions()
     click.echo("Database is up to date.")
     if role:
         click.echo(f"Role {role} may use the data and only add to and read the audit trail.")
+
+
+def _backfill_definitions() -> None:
+    """Keep definition copies for responses stored before copies were kept (see definition_versions)."""
+    from formengine.db import get_db
+    from formengine.definition_versions import backfill_definitions
+
+    with get_db().session() as session:
+        notes = backfill_definitions(session, get_registry())
+        session.commit()
+    for note in notes:
+        click.echo(f"note: {note}")
 
 
 @main.group("audit")

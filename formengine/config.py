@@ -20,6 +20,9 @@ DEFAULTS: dict[str, Any] = {
     "LOAD_ENTRY_POINTS": True,
     "EXTRA_PLUGINS": [],  # (object, name) pairs; used by tests
     "TRACE_HOOKS": False,
+    # True for commands that only read plugins (`formengine score`, `formengine preview`): the app
+    # then writes nothing (no instance folder, no secret key file) and never opens the database.
+    "STATELESS": False,
     # Background jobs (formengine.jobs): "auto" picks huey's SQLite storage for an SQLite
     # database and its SQL storage for PostgreSQL ("immediate" under TESTING).
     "JOBS_BACKEND": "auto",
@@ -48,13 +51,15 @@ def load_config(app: Flask, overrides: dict[str, Any] | None) -> None:
         app.config.from_mapping(overrides)
 
     instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config["STATELESS"]:
+        instance.mkdir(parents=True, exist_ok=True)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'formengine.db'}"
     for key, sub in (("PLUGIN_DIR", "plugins"), ("TEXTS_DIR", "texts"), ("NORMS_DIR", "norms")):
         app.config[key] = Path(app.config[key] or instance / sub)
     if app.config.get("SECRET_KEY") is None:
-        app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key")
+        app.config["SECRET_KEY"] = (secrets.token_hex(32) if app.config["STATELESS"]
+                                    else _instance_secret(instance / "secret_key"))
     if not str(app.config["SECRET_KEY"]).strip():
         raise ConfigError("the secret key is empty: set FORMENGINE_SECRET_KEY to a long random value "
                           "(or unset it to keep a generated key in the instance folder)")

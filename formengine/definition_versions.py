@@ -2,8 +2,10 @@
 
 - :func:`record_definition` keeps the definition document of a version the
   first time a response is started with it (called by :mod:`formengine.responses`).
-- :func:`check_registry` runs when an app starts: for every instrument whose
-  stored responses use an older definition version, the new version is
+- :func:`backfill_definitions` (``formengine init-db``) keeps a copy for
+  responses stored before copies were kept.
+- :func:`check_registry` runs when an app starts: for every instrument with a
+  kept copy of an older definition version, the new version is
   compared with the stored copy (:func:`~formengine.instruments.versions.breaking_changes`);
   a breaking change without a :class:`~formengine.instruments.versions.Migration`
   refuses the plugin, with a message naming the plugin, the instrument and
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -87,17 +90,25 @@ def comparable(instrument: Instrument, a: str, b: str) -> bool:
     return fits(a) and fits(b)
 
 
-def version_problems(session: Session, instrument: Instrument, counts: dict[str, int]) -> list[str]:
-    """Why ``instrument``'s current definition would misread responses stored under older versions."""
+def version_problems(session: Session, instrument: Instrument, versions: Iterable[str]) -> list[str]:
+    """Why ``instrument``'s current definition would misread responses stored under ``versions``.
+
+    Only a version with a breaking change is looked up among the responses
+    (one indexed count), so a check that finds nothing reads no response.
+    """
     problems = []
-    for version, count in sorted(counts.items()):
+    for version in sorted(versions):
         if version == instrument.version:
             continue
         old = stored_definition(session, instrument.id, version)
         if old is None:
-            continue  # no copy was kept (responses from before copies were kept): nothing to compare
+            continue  # no copy was kept: nothing to compare (see backfill_definitions)
         changes = breaking_changes(old, instrument.definition, migration_from(instrument, version))
-        if changes:
+        if not changes:
+            continue
+        count = session.scalar(select(func.count()).select_from(Response).where(
+            Response.instrument_id == instrument.id, Response.instrument_version == version)) or 0
+        if count:
             problems.append(
                 f"instrument {instrument.id!r} {instrument.version} would misread {count} stored "
                 f"response(s) answered with version {version}: {'; '.join(changes)}. Declare a "
@@ -107,21 +118,29 @@ def version_problems(session: Session, instrument: Instrument, counts: dict[str,
 
 
 def check_registry(session: Session, registry: Any) -> None:
-    """Refuse plugins whose new definition versions would misread stored responses (see module doc)."""
+    """Refuse plugins whose new definition versions would misread stored responses (see module doc).
+
+    Runs when an app starts, so it reads only the small table of kept
+    definition copies (one row per instrument version ever answered), never
+    the responses themselves unless a copy differs in a breaking way.
+    """
     try:
-        versions = stored_versions(session)
+        kept = session.execute(select(DefinitionVersion.instrument_id, DefinitionVersion.version)).all()
     except (OperationalError, ProgrammingError) as exc:
         # no schema yet (init-db) or no database reachable: nothing stored can be compared now
         session.rollback()
         log.warning("definition versions not checked: %s", type(exc).__name__)
         return
-    refused: dict[str, list[str]] = {}
-    for instrument_id, counts in versions.items():
+    older: dict[str, set[str]] = {}
+    for instrument_id, version in kept:
         instrument = registry.instruments.get(instrument_id)
-        if instrument is None or set(counts) == {instrument.version}:
-            continue
+        if instrument is not None and version != instrument.version:
+            older.setdefault(instrument_id, set()).add(version)
+    refused: dict[str, list[str]] = {}
+    for instrument_id, versions in older.items():
+        instrument = registry.instruments[instrument_id]
         try:
-            problems = version_problems(session, instrument, counts)
+            problems = version_problems(session, instrument, versions)
         except (OperationalError, ProgrammingError):
             session.rollback()
             return
@@ -129,3 +148,28 @@ def check_registry(session: Session, registry: Any) -> None:
             refused.setdefault(registry.owner[instrument_id], []).extend(problems)
     for plugin_name, problems in refused.items():
         registry.refuse(plugin_name, problems)
+
+
+def backfill_definitions(session: Session, registry: Any) -> list[str]:
+    """Keep a definition copy for every version stored responses use that has none yet.
+
+    Responses stored before copies were kept have none. Run by ``formengine
+    init-db`` (after upgrading the schema), so it costs the app's start
+    nothing. A version the installed plugin still ships is copied from it;
+    one it no longer ships cannot be: those are returned as notes (such
+    responses are shown with the current version's labels).
+    """
+    kept = set(session.execute(select(DefinitionVersion.instrument_id, DefinitionVersion.version)).all())
+    notes = []
+    for instrument_id, counts in sorted(stored_versions(session).items()):
+        instrument = registry.instruments.get(instrument_id)
+        for version, count in sorted(counts.items()):
+            if (instrument_id, version) in kept:
+                continue
+            if instrument is not None and instrument.version == version:
+                record_definition(session, instrument)
+                continue
+            notes.append(f"{instrument_id} {version}: {count} stored response(s), but no copy of that "
+                         "definition version is kept and no installed plugin ships it; they are shown "
+                         "and exported with the current version's labels")
+    return notes

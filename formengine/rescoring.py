@@ -33,7 +33,6 @@ from sqlalchemy.orm import Session
 from formengine import audit
 from formengine.current_score import current_score_id, current_score_ids_between
 from formengine.instruments import Instrument, ScoringContext
-from formengine.instruments.instrument import ScoringError
 from formengine.models import Municipality, RescoreRun, Response, Score, User, utcnow
 from formengine.models.rescoring import ACTIVE
 from formengine.responses import context_key
@@ -129,15 +128,7 @@ _COUNTS = ("examined", "rescored", "unchanged", "changed", "valid_to_invalid", "
 
 def score_stored(instrument: Instrument, answers: Mapping[str, Any], context: ScoringContext) -> Any:
     """Score answers that were validated when they were stored (no second validation pass)."""
-    result = instrument.score(dict(answers), context) if instrument.score else None
-    if result is None:
-        from formengine.instruments import ScoreResult
-
-        return ScoreResult(valid=True, scores={})
-    missing = [n for n in instrument.definition.score_names if n not in result.scores]
-    if missing:
-        raise ScoringError(f"{instrument.id}: scoring did not return {', '.join(missing)}")
-    return result
+    return instrument.score_validated(answers, context)
 
 
 def start_run(session: Session, instrument_ids: Iterable[str], *, municipality_id: int | None = None,

@@ -45,6 +45,20 @@ def test_score_prints_the_stable_json_object(run, tmp_path):
     }
 
 
+def test_score_writes_no_file_and_creates_no_instance_folder(tmp_path, monkeypatch):
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("FORMENGINE_INSTANCE_PATH", str(instance))
+    monkeypatch.chdir(tmp_path)
+    answers = write(tmp_path, "a.json", dict(zip(ITEMS, [3] * 5, strict=True)))
+    batch = write(tmp_path, "b.jsonl", json.dumps(dict(zip(ITEMS, [1] * 5, strict=True))) + "\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    runner = CliRunner()
+    assert runner.invoke(main, ["score", "who5", answers]).exit_code == 0
+    assert runner.invoke(main, ["score", "who5", "--batch", batch]).exit_code == 0
+    assert not instance.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
 def test_score_with_missing_items_is_invalid_but_succeeds(run, tmp_path):
     result = run("score", "who5", write(tmp_path, "a.json", {"who5_1": 3}))
     assert result.exit_code == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from formengine.api import Instrument, Migration, ScoreResult, hookimpl, load_definition
 from formengine.cli import main
@@ -89,6 +89,29 @@ def stored_v1(make_app):
         assert session.scalars(select(DefinitionVersion.version)).all() == ["1.0.0"]
         ids = {"municipality": m.id, "family": family.id, "person": person.id}
     return ids
+
+
+def test_init_db_keeps_a_copy_for_responses_stored_before_copies_were_kept(stored_v1, make_app):
+    app = make_app(EXTRA_PLUGINS=plugin(V1))
+    with get_db(app).session() as session:
+        session.execute(delete(DefinitionVersion))
+        session.commit()
+    # without a copy, a breaking 2.0.0 could not be compared; init-db keeps one from the installed plugin
+    assert app.test_cli_runner().invoke(main, ["init-db"]).exit_code == 0
+    with get_db(app).session() as session:
+        assert session.scalars(select(DefinitionVersion.version)).all() == ["1.0.0"]
+    refused = get_registry(make_app(EXTRA_PLUGINS=plugin(V2))).failed
+    assert any("would misread 1 stored response(s)" in p.reason for p in refused)
+
+
+def test_init_db_names_stored_versions_no_plugin_ships_any_more(stored_v1, make_app):
+    app = make_app(EXTRA_PLUGINS=plugin(V2, (MIGRATION,)))
+    with get_db(app).session() as session:
+        session.execute(delete(DefinitionVersion))
+        session.commit()
+    result = app.test_cli_runner().invoke(main, ["init-db"])
+    assert result.exit_code == 0
+    assert "note: tver 1.0.0: 1 stored response(s), but no copy" in result.output
 
 
 def test_a_breaking_version_without_a_migration_is_refused_at_load(stored_v1, make_app):

@@ -223,6 +223,7 @@ class AnswerCodec:
         # (type, value) -> code per choice item: one lookup instead of a walk along the scale,
         # keeping 1, 1.0, True and "1" apart as the walk's type check did
         self._codes: dict[str, dict[tuple[type, Any], Any]] = {}
+        self._all_codes: dict[str, dict[tuple[type, Any], Any]] | None = None
 
     # -- one value ---------------------------------------------------------
     def _choice_maps(self, item: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -235,6 +236,17 @@ class AnswerCodec:
                 plain.setdefault(str(c), []).append(c)
             unique = {text: cs[0] for text, cs in plain.items() if len(cs) == 1 and text not in keyed}
             found = self._choices[item["id"]] = (keyed, unique)
+        return found
+
+    def _choice_codes(self) -> dict[str, dict[tuple[type, Any], Any]]:
+        """Item id -> its (type, value) -> code lookup, for every choice item (built once)."""
+        found = self._all_codes
+        if found is None:
+            found = self._all_codes = {
+                item_id: {(type(o["code"]), o["code"]): o["code"]
+                          for o in self.definition.scale_options(item)}
+                for item_id, item in self.definition.items_by_id.items()
+                if item.get("type", "choice") == "choice"}
         return found
 
     def _allowed(self, item: Mapping[str, Any]) -> str:
@@ -402,9 +414,17 @@ class AnswerCodec:
         if not isinstance(answers, Mapping):
             raise AnswerRefused([Problem("", "not_an_object")])
         items = self.definition.items_by_id
+        fast = self._choice_codes()
         out: dict[str, Any] = {}
         problems: list[Problem] = []
         for item_id, value in answers.items():
+            codes = fast.get(item_id) if isinstance(item_id, str) else None
+            if codes is not None:  # a choice item: one lookup; a refusal takes the full path for its message
+                try:
+                    out[item_id] = codes[(type(value), value)]
+                    continue
+                except (KeyError, TypeError):
+                    pass
             item = items.get(item_id) if isinstance(item_id, str) else None
             if item is None:
                 problems.append(Problem(_show(item_id) if not isinstance(item_id, str) else item_id[:60],

@@ -197,17 +197,18 @@ class Definition:
         return [self._describe(error, answers)
                 for error in sorted(validator.iter_errors(answers), key=_error_sort_key)]
 
-    def validate_answers(self, answers: Any) -> None:
-        """Raise :class:`AnswerError` unless ``answers`` fits this definition.
+    def validate_answers(self, answers: Any) -> dict[str, Any]:
+        """Raise :class:`AnswerError` unless ``answers`` fits this definition; return them in stored form.
 
         Value problems raise the codec's ``AnswerRefused`` (an AnswerError naming each item and reason).
         """
         from formengine.instruments.codec import codec_for
 
-        codec_for(self).read_json(answers, complete=True)
-        problems = self._cross_item_problems(answers)
+        stored = codec_for(self).read_json(answers, complete=True)
+        problems = self._cross_item_problems(stored)
         if problems:
             raise AnswerError(problems)
+        return stored
 
     def _describe(self, error: Any, answers: Mapping[str, Any]) -> str:
         path = list(error.absolute_path)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from formengine.instruments.definition import AnswerError, Definition
+from formengine.instruments.definition import Definition
 from formengine.instruments.scoring import ScoreResult, ScoringContext
 from formengine.instruments.settings import Setting
 from formengine.instruments.versions import Migration
@@ -60,6 +60,15 @@ class Instrument:
         empty result.
         """
         self.definition.validate_answers(answers)
+        return self.score_validated(answers, context)
+
+    def score_validated(
+        self, answers: Mapping[str, Any], context: ScoringContext | None = None
+    ) -> ScoreResult:
+        """Score answers that already passed :meth:`Definition.validate_answers` (no second pass).
+
+        Raises :class:`ScoringError` when the plugin's result leaves out a declared score.
+        """
         if self.score is None:
             return ScoreResult(valid=True, scores={})
         result = self.score(dict(answers), context or ScoringContext())
@@ -69,22 +78,23 @@ class Instrument:
         return result
 
     def score_guarded(
-        self, answers: Mapping[str, Any], context: ScoringContext | None = None
+        self, answers: Mapping[str, Any], context: ScoringContext | None = None, *, validated: bool = False
     ) -> ScoreResult:
         """Like :meth:`score_answers`, but a plugin that raises gives a "scoring failed" result.
 
-        Bad answers still raise :class:`AnswerError` (the caller refuses them).
-        Any other exception from the plugin's code, and a result that breaks
-        the contract, is logged with the plugin's name and the error's class
-        only (never the message, which may quote answers) and turned into
+        Bad answers still raise :class:`AnswerError` (the caller refuses them);
+        ``validated`` says they were already checked (the answer codec read
+        them once), so they are not checked again. Any other exception from
+        the plugin's code, and a result that breaks the contract, is logged
+        with the plugin's name and the error's class only (never the message,
+        which may quote answers) and turned into
         :meth:`ScoreResult.scoring_failed`, so the response is stored and
         shown with its answers instead of failing the request.
         """
-        self.definition.validate_answers(answers)
+        if not validated:
+            self.definition.validate_answers(answers)
         try:
-            return self.score_answers(answers, context)
-        except AnswerError:
-            raise
+            return self.score_validated(answers, context)
         except Exception as exc:  # noqa: BLE001 - plugin code may raise anything
             plugin = self.plugin or self.id
             log.error("plugin %s: scoring %s failed with %s", plugin, self.id, type(exc).__name__)
