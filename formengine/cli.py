@@ -381,8 +381,13 @@ def import_responses_command(file: str, create_municipalities: bool) -> None:
             )
             record(session, "create", "import", Path(file).name,
                    {"responses": summary.responses, "duplicates": summary.duplicates,
-                    "families": summary.families, "persons": summary.persons},
+                    "families": summary.families, "persons": summary.persons,
+                    "cleared": summary.cleared},
                    username="command line")
+            for uuid, (municipality_id, items) in summary.cleared_items.items():
+                # As at a tablet submit: which answers a display condition hid and were removed (ids only).
+                record(session, "clear", "response", uuid, {"items": items, "reason": "hidden_by_condition"},
+                       username="command line", municipality_id=municipality_id)
             session.commit()
             notify(session, registry)  # formengine_alert once for each alert the import raised
     except ImportFailed as exc:

@@ -11,9 +11,12 @@ and waves are created when missing:
   created with the next free number when missing. Number 1 is the baseline,
   other numbers are progress measurements.
 
-Imported responses are scored like any other; answers to questions whose
-display condition does not hold are left out (as at a tablet submit) and
-counted in the summary. A line identical to a response
+Imported responses are scored like any other. Each line passes the submit
+rules of the tablet and the whole-form page (:mod:`formengine.submission`):
+required questions answered or declined (``declined``; ``-8`` in CSV), declines
+only where the form allows them, and answers to questions whose display
+condition does not hold left out, counted in the summary and listed per
+response for the audit trail. A line identical to a response
 already stored (same person, subject, wave, instrument, time and answers) is
 skipped, so a file can be imported again safely.
 """
@@ -32,7 +35,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from formengine.drafts import hidden_answered, shown_items
 from formengine.exports.layout import (
     ALL_META_COLUMNS,
     BAND_PREFIX,
@@ -46,6 +48,7 @@ from formengine.instruments import AnswerRefused, Instrument, ScoringContext, Sc
 from formengine.models import MODES, PERSON_ROLES, SEXES, Family, Municipality, Person, Response, Wave
 from formengine.plugins import PluginRegistry
 from formengine.responses import subject_of, submit_new_response
+from formengine.submission import check_submission
 
 REQUIRED = ("municipality", "family", "person", "role", "birth_date", "wave", "instrument", "answers",
             "mode", "submitted_at")
@@ -74,6 +77,9 @@ class ImportSummary:
     persons: int = 0
     waves: int = 0
     cleared: int = 0
+    # response uuid -> (its municipality, the items whose answers were removed because a display
+    # condition hides them), for the audit trail
+    cleared_items: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
 
     def describe(self) -> str:
         hidden = (f" Left out {self.cleared} answer(s) to questions their display condition hides."
@@ -302,24 +308,29 @@ def _check(number: int, record: Any, registry: PluginRegistry) -> _Line:
         problems.append("declined must be a list of item ids")
         declined = []
     else:
-        bad = [d for d in declined if d not in instrument.definition.items_by_id]
-        if bad:
-            problems.append(f"declined names unknown item(s) {', '.join(bad)}")
         both = [d for d in declined if isinstance(answers, dict) and d in answers]
         if both:
             problems.append(f"item(s) both answered and declined: {', '.join(both)}")
-    if problems or submitted_at is None:
+    checked = None
+    if not answer_problems:
+        # The submit rules of the tablet and the whole-form page (formengine.submission): declines only
+        # where the form allows them, answers to hidden questions removed, required questions answered
+        # or declined.
+        try:
+            checked = check_submission(instrument.definition, answers, declined)
+        except AnswerRefused as exc:
+            problems.extend(f"{instrument.id}: declined: {p.message('en')}" for p in exc.refusals)
+        else:
+            if checked.missing:
+                problems.append(f"{instrument.id}: required item(s) neither answered nor declined: "
+                                f"{', '.join(checked.missing)}")
+    if problems or submitted_at is None or checked is None:
         raise ValueError("; ".join(problems))
-    # As at a tablet submit: answers to questions a display condition hides are not stored or scored.
-    hidden = hidden_answered(instrument.definition, answers)
-    answers = {k: v for k, v in answers.items() if k not in hidden}
-    shown = {item["id"] for item in shown_items(instrument.definition, answers)}
-    declined = [d for d in declined if d in shown]
     return _Line(number=number, municipality=texts["municipality"], family=texts["family"],
                  person=texts["person"], role=role, birth_date=birth_date, sex=sex, wave=wave,
-                 instrument=instrument, answers=dict(answers), declined=list(declined), mode=mode,
-                 submitted_at=submitted_at, about=about, language=language, enrolled_on=enrolled_on,
-                 extra={"cleared": hidden} if hidden else {})
+                 instrument=instrument, answers=dict(checked.answers), declined=list(checked.declined),
+                 mode=mode, submitted_at=submitted_at, about=about, language=language,
+                 enrolled_on=enrolled_on, extra={"cleared": checked.cleared} if checked.cleared else {})
 
 
 def _add_months(day: date, months: int) -> date:
@@ -476,7 +487,9 @@ def _write(session: Session, lines: list[_Line], municipalities: dict[str, Munic
         response.submitted_at = submitted
         session.flush()
         summary.responses += 1
-        summary.cleared += len(ln.extra.get("cleared", []))
+        if ln.extra.get("cleared"):
+            summary.cleared += len(ln.extra["cleared"])
+            summary.cleared_items[response.uuid] = (municipality.id, list(ln.extra["cleared"]))
     return summary
 
 

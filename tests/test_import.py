@@ -169,3 +169,77 @@ def test_about_must_name_a_person_of_the_family(app):
     with get_db(app).session() as session:
         about = session.scalar(select(Response.about_person_id).where(Response.about_person_id.is_not(None)))
         assert session.get(Person, about).name == "barn"
+
+
+SDQ_ITEMS = ["consid", "restles", "somatic", "shares", "tantrum", "loner", "obeys", "worries", "caring",
+             "fidgety", "friend", "fights", "unhappy", "popular", "distrac", "clingy", "kind", "lies",
+             "bullied", "helpout", "reflect", "steals", "oldbest", "afraid", "attends"]
+
+
+def test_a_required_item_must_be_answered_or_declined_on_every_line(app, tmp_path):
+    without = {k: v for k, v in who5_answers(40).items() if k != "who5_3"}
+    lines = [_line(), _line(person="far", answers=without)]
+    result = app.test_cli_runner().invoke(main, ["import-responses", str(_write(tmp_path, lines)),
+                                                 "--create-municipalities"])
+    assert result.exit_code != 0
+    assert "line 2: who5: required item(s) neither answered nor declined: who5_3" in result.output
+    assert "line 1:" not in result.output
+    assert _count(app, Response) == 0 and _count(app, Family) == 0
+    # Declined on purpose is an answer: the line imports, with the decline kept (and an invalid score).
+    lines[1] = _line(person="far", answers=without, declined=["who5_3"])
+    result = app.test_cli_runner().invoke(main, ["import-responses", str(_write(tmp_path, lines)),
+                                                 "--create-municipalities"])
+    assert result.exit_code == 0, result.output
+    with get_db(app).session() as session:
+        father = session.scalar(select(Response).join(Person, Person.id == Response.person_id)
+                                .where(Person.name == "far"))
+        assert father.declined == ["who5_3"] and not father.current_score.valid
+
+
+def test_an_item_that_cannot_be_declined_is_refused_as_declined(app):
+    line = _line(instrument="progress_parent", answers={"pp_school_part": 3, "pp_leisure_part": 2},
+                 declined=["pp_work"])
+    try:
+        with get_db(app).session() as session:
+            import_responses(session, get_registry(app), read_jsonl(json.dumps(line)),
+                             create_municipalities=True)
+    except ImportFailed as exc:
+        assert exc.problems == [(1, "progress_parent: declined: pp_work: this question cannot be declined")]
+    else:
+        raise AssertionError("expected ImportFailed")
+    assert _count(app, Response) == 0
+
+
+def test_a_csv_line_with_an_empty_required_cell_is_refused_with_its_line_number(app):
+    header = "municipality;family;person;role;birth_date;wave;instrument;mode;submitted_at;" + ";".join(
+        f"who5_{i}" for i in range(1, 6))
+    rows = ["CSV Kommune;S-1;ung;youth;2005-06-01;1;who5;paper;2024-03-01;1;2;3;2;2",
+            "CSV Kommune;S-2;ung;youth;2005-06-01;1;who5;paper;2024-03-01;1;2;;2;-8"]
+    records = read_csv("\n".join([header, *rows]), get_registry(app))
+    try:
+        with get_db(app).session() as session:
+            import_responses(session, get_registry(app), records, create_municipalities=True)
+    except ImportFailed as exc:
+        assert exc.problems == [(3, "who5: required item(s) neither answered nor declined: who5_3")]
+    else:
+        raise AssertionError("expected ImportFailed")
+    assert _count(app, Response) == 0
+
+
+def test_answers_to_hidden_questions_are_left_out_counted_and_audited(app, tmp_path):
+    from formengine.models import AuditEvent
+
+    answers = {**{item: 1 for item in SDQ_ITEMS}, "ebddiff": 0, "ebdchron": 2, "distres": 1}
+    line = _line(instrument="sdq_p4_17", person="barn", role="child", birth_date="2014-05-01",
+                 answers=answers)
+    result = app.test_cli_runner().invoke(main, ["import-responses", str(_write(tmp_path, [line])),
+                                                 "--create-municipalities"])
+    assert result.exit_code == 0, result.output
+    assert "Left out 2 answer(s) to questions their display condition hides." in result.output
+    with get_db(app).session() as session:
+        response = session.scalars(select(Response)).one()
+        assert "ebdchron" not in response.answers and "distres" not in response.answers
+        event = session.scalar(select(AuditEvent).where(AuditEvent.action == "clear",
+                                                        AuditEvent.entity_id == response.uuid))
+        assert event.detail == {"items": ["ebdchron", "distres"], "reason": "hidden_by_condition"}
+        assert event.municipality_id == response.municipality_id
