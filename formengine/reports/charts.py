@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import pygal
 from pygal.style import Style
 
+from formengine.reports.disclosure import DEFAULT_THRESHOLD
 from formengine.reports.progression import ProgressionReport
 from formengine.reports.timeline import TimelineSeries
 
@@ -57,16 +58,19 @@ def timeline_chart(series: Sequence[TimelineSeries], title: str, waves: Sequence
 
 
 def progression_chart(report: ProgressionReport, title: str, from_label: str, to_label: str,
-                      band_labels: dict[str, str] | None = None) -> str:
-    """With bands: the share of people in each band at both waves. Without: each person's two values."""
+                      band_labels: dict[str, str] | None = None, min_group: int = DEFAULT_THRESHOLD) -> str:
+    """With bands: the share of people in each band at both waves (a band whose count small-cell
+    suppression withholds is left out). Without: each person's two values."""
     if report.has_bands:
         chart = pygal.StackedBar(**_options(title))
         chart.x_labels = [from_label, to_label]
         total = report.stats.n or 1
+        safe = report.protected_counts(min_group)
         for band in report.band_order:
-            at_from = sum(1 for a, _b in report.pairs if a.band == band)
-            at_to = sum(1 for _a, b in report.pairs if b.band == band)
-            chart.add((band_labels or {}).get(band, band), [100 * at_from / total, 100 * at_to / total])
+            at_from, at_to = safe[("shift_from", band)], safe[("shift_to", band)]
+            chart.add((band_labels or {}).get(band, band),
+                      [None if at_from is None else 100 * at_from / total,
+                       None if at_to is None else 100 * at_to / total])
         chart.value_formatter = lambda v: f"{v:.0f} %"
         return svg(chart)
     chart = pygal.Box(**_options(title), box_mode="tukey")

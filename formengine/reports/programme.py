@@ -23,6 +23,7 @@ from formengine.instruments import Instrument, text
 from formengine.models import Municipality, Person, Response, Score, Wave
 from formengine.plugins import PluginRegistry
 from formengine.reports.data import EVERYONE, Filters, age_on
+from formengine.reports.disclosure import Line, protect, share
 from formengine.reports.stats import mean
 
 YES_NO = ((True, {"da": "Ja", "en": "Yes"}), (False, {"da": "Nej", "en": "No"}))
@@ -55,10 +56,40 @@ class ItemDistribution:
     counts: dict[Any, dict[Any, int]] = field(default_factory=dict)  # column -> code -> count
     n: dict[Any, int] = field(default_factory=dict)  # column -> answered
 
+    # after :meth:`protect`: what may be shown (None = withheld)
+    shown: dict[Any, dict[Any, int | None]] = field(default_factory=dict)
+    shown_n: dict[Any, int | None] = field(default_factory=dict)
+
     def share(self, column: Any, code: Any) -> float | None:
-        """Share (0-1) of those who answered the item in ``column``."""
+        """Share (0-1) of those who answered the item in ``column`` (unprotected)."""
         total = self.n.get(column, 0)
         return self.counts.get(column, {}).get(code, 0) / total if total else None
+
+    def protect(self, columns: list[Any], threshold: int) -> None:
+        """Fill ``shown``/``shown_n``: each column's counts add up to its n, which the table shows."""
+        counts: dict[Any, int] = {}
+        lines: list[Line] = []
+        hidden = []
+        codes = [code for code, _label in self.categories]
+        for column in columns:
+            by_code = self.counts.get(column, {})
+            for code in codes:
+                counts[(column, code)] = by_code.get(code, 0)
+            counts[(column, "n")] = self.n.get(column, 0)
+            parts = [(column, code) for code in codes]
+            other = sum(v for code, v in by_code.items() if code not in codes)
+            if other:
+                counts[(column, "other")] = other
+                hidden.append((column, "other"))
+                parts.append((column, "other"))
+            lines.append(Line(tuple(parts), (column, "n")))
+        safe = protect(counts, lines, threshold, hidden)
+        self.shown = {column: {code: safe[(column, code)] for code in codes} for column in columns}
+        self.shown_n = {column: safe[(column, "n")] for column in columns}
+
+    def shown_share(self, column: Any, code: Any) -> float | None:
+        """The share that may be shown (None when the count or n is withheld, or nobody answered)."""
+        return share(self.shown.get(column, {}).get(code), self.shown_n.get(column))
 
 
 @dataclass
@@ -68,6 +99,13 @@ class DistributionTable:
     columns: list[tuple[Any, str]]  # (key, heading)
     items: list[ItemDistribution]
     respondents: dict[Any, int]  # column -> number of responses
+
+    def protect(self, threshold: int) -> DistributionTable:
+        """Apply small-cell suppression to every item (see :mod:`formengine.reports.disclosure`)."""
+        keys = [key for key, _heading in self.columns]
+        for item in self.items:
+            item.protect(keys, threshold)
+        return self
 
 
 def _categories(instrument: Instrument, item: dict[str, Any]) -> list[tuple[Any, dict[str, str]]]:

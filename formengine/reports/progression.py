@@ -12,9 +12,10 @@ from formengine.current_score import scoring_versions_note
 from formengine.definition_versions import comparable
 from formengine.instruments import Instrument
 from formengine.reports.data import EVERYONE, Filters, Observation, observations
+from formengine.reports.disclosure import DEFAULT_THRESHOLD, Line, protect
 from formengine.reports.stats import PairedStats, paired_stats
 
-DEFAULT_MIN_GROUP = 5
+DEFAULT_MIN_GROUP = DEFAULT_THRESHOLD
 WAVE_WORDS = ("first", "last", "closing")
 
 
@@ -106,6 +107,8 @@ class ProgressionReport:
     # people left out because their two measurements use definition versions the plugin
     # does not declare comparable
     n_not_comparable: int = 0
+    # why people measured at the first wave have no second: reason -> count
+    attrition: dict[str, int] = field(default_factory=dict)
 
     @property
     def definition_versions(self) -> list[str]:
@@ -125,11 +128,47 @@ class ProgressionReport:
         """True when too few people are paired to show figures safely."""
         return self.stats.n < min_group
 
+    def people_counts(self) -> tuple[dict[Any, int], list[Line]]:
+        """Every count of people the report publishes, and the sums a reader can check them against.
+
+        The band marginals are published too: the chart shows the share in
+        each band at both measurements.
+        """
+        counts: dict[Any, int] = {"n_paired": self.stats.n, "n_first_only": self.n_first_only,
+                                  "n_not_comparable": self.n_not_comparable}
+        lines: list[Line] = []
+        if self.has_bands:
+            bands = self.band_order
+            for a in bands:
+                for b in bands:
+                    counts[("shift", a, b)] = self.shift.get((a, b), 0)
+            for band in bands:
+                counts[("shift_from", band)] = sum(self.shift.get((band, b), 0) for b in bands)
+                counts[("shift_to", band)] = sum(self.shift.get((a, band), 0) for a in bands)
+                lines.append(Line(tuple(("shift", band, b) for b in bands), ("shift_from", band)))
+                lines.append(Line(tuple(("shift", a, band) for a in bands), ("shift_to", band)))
+            lines.append(Line(tuple(("shift_from", b) for b in bands), "n_paired"))
+            lines.append(Line(tuple(("shift_to", b) for b in bands), "n_paired"))
+        if self.directions:
+            for key, value in self.directions.items():
+                counts[("direction", key)] = value
+            lines.append(Line(tuple(("direction", k) for k in self.directions), "n_paired"))
+        if self.attrition:
+            for key, value in self.attrition.items():
+                counts[("attrition", key)] = value
+            lines.append(Line(tuple(("attrition", k) for k in self.attrition), "n_first_only"))
+        return counts, lines
+
+    def protected_counts(self, min_group: int = DEFAULT_MIN_GROUP) -> dict[Any, int | None]:
+        """:meth:`people_counts` after small-cell suppression (None = withheld)."""
+        counts, lines = self.people_counts()
+        return protect(counts, lines, min_group)
+
     def shift_cell(self, band_from: str | None, band_to: str | None, min_group: int = DEFAULT_MIN_GROUP
                    ) -> int | None:
-        """A shift-table count; None when it is a small non-zero count that must not be shown."""
-        count = self.shift.get((band_from, band_to), 0)
-        return None if 0 < count < min_group else count
+        """A shift-table count; None when it must not be shown (a small count, or one that reveals it)."""
+        return self.protected_counts(min_group).get(("shift", band_from, band_to),
+                                                    self.shift.get((band_from, band_to), 0))
 
     def summary(self) -> dict[str, Any]:
         """The unsuppressed figures (the CLI's JSON shape)."""
@@ -153,25 +192,30 @@ class ProgressionReport:
         }
 
     def to_dict(self, min_group: int = DEFAULT_MIN_GROUP) -> dict[str, Any]:
-        """Figures safe to publish: means and change withheld below ``min_group`` pairs,
-        small shift-table cells withheld (None)."""
+        """Figures safe to publish: means and change withheld below ``min_group`` pairs, every
+        count of people passed through small-cell suppression (None = withheld)."""
         data = self.summary()
+        safe = self.protected_counts(min_group)
         data["filters"] = self.filters.describe()
         data["min_group"] = min_group
         data["suppressed"] = self.suppressed(min_group)
+        for key in ("n_paired", "n_first_only", "n_not_comparable"):
+            data[key] = safe[key]
         if data["suppressed"]:
             for key in ("mean_from", "mean_to", "mean_change", "sd_change", "ci95", "effect_size"):
                 data[key] = None
         data["bands"] = self.band_order
         data["shift"] = (
             None if data["suppressed"] or not self.has_bands else
-            [[self.shift_cell(a, b, min_group) for b in self.band_order] for a in self.band_order]
+            [[safe[("shift", a, b)] for b in self.band_order] for a in self.band_order]
         )
+        for margin in ("shift_from", "shift_to"):
+            data[margin] = None if data["shift"] is None else [safe[(margin, b)] for b in self.band_order]
         data["meaningful_change"] = self.spec.get("meaningful_change")
         data["directions"] = (
-            None if data["suppressed"] else
-            {k: (None if 0 < v < min_group else v) for k, v in self.directions.items()}
+            None if data["suppressed"] else {k: safe[("direction", k)] for k in self.directions}
         )
+        data["attrition"] = {k: safe[("attrition", k)] for k in self.attrition} if self.attrition else None
         return data
 
 

@@ -24,8 +24,9 @@ from formengine.instruments import text
 from formengine.models import PERSON_ROLES, SEXES, Family, Person
 from formengine.numbers import format_figure, reader_locale
 from formengine.registry import get_registry
-from formengine.reports import AGE_BANDS, DEFAULT_MIN_GROUP, Filters, ReportError, person_timeline
+from formengine.reports import AGE_BANDS, Filters, ReportError, person_timeline
 from formengine.reports.charts import data_uri, progression_chart, timeline_chart
+from formengine.reports.disclosure import threshold_from
 from formengine.reports.programme import (
     distribution_instruments,
     distributions,
@@ -50,7 +51,17 @@ def _figure_filter(value: float | None, digits: int = 1) -> str:
 
 
 def min_group() -> int:
-    return int(current_app.config.get("REPORT_MIN_GROUP", DEFAULT_MIN_GROUP))
+    """The installation's small-cell threshold (``REPORT_MIN_GROUP``)."""
+    return threshold_from(current_app.config)
+
+
+WITHHELD = "x"
+
+
+@bp.app_template_filter("people")
+def _people_filter(count: int | None) -> str:
+    """A count of people as a table shows it: ``x`` when small-cell suppression withheld it."""
+    return WITHHELD if count is None else str(count)
 
 
 
@@ -133,7 +144,7 @@ def progression():
         if not data["suppressed"] and report.stats.n:
             context["chart"] = data_uri(progression_chart(
                 report, f"{instrument.definition.title(lang)} – {text(spec['label'], lang)}",
-                wave_label(report.from_wave), wave_label(report.to_wave), band_labels))
+                wave_label(report.from_wave), wave_label(report.to_wave), band_labels, min_group()))
         record(db_session(), "view", "report", f"progression:{instrument.id}:{report.score_name}",
                {"filters": report.filters.describe(), "from": str(report.from_wave),
                 "to": str(report.to_wave)})
@@ -155,17 +166,20 @@ def progression_csv():
     writer.writerow(["figure", "value"])
     for key in ("instrument", "score", "from", "to", "n_paired", "n_first_only", "mean_from", "mean_to",
                 "mean_change", "sd_change", "effect_size", "suppressed", "min_group"):
-        writer.writerow([key, "" if data[key] is None else data[key]])
+        value = data[key]
+        if value is None:
+            value = WITHHELD if key.startswith("n_") else ""
+        writer.writerow([key, value])
     ci = data["ci95"] or ["", ""]
     writer.writerow(["ci95_low", ci[0]])
     writer.writerow(["ci95_high", ci[1]])
     for key, value in (data["directions"] or {}).items():
-        writer.writerow([f"n_{key}", "<" + str(min_group()) if value is None else value])
+        writer.writerow([f"n_{key}", WITHHELD if value is None else value])
     if data["shift"]:
         writer.writerow([])
         writer.writerow(["shift: from \\ to", *data["bands"]])
         for band, cells in zip(data["bands"], data["shift"], strict=True):
-            writer.writerow([band, *["<" + str(min_group()) if c is None else c for c in cells]])
+            writer.writerow([band, *[WITHHELD if c is None else c for c in cells]])
     if data["suppressed"]:
         writer.writerow([])
         writer.writerow(["note", f"fewer than {min_group()} people paired: figures withheld"])
@@ -225,9 +239,10 @@ def programme():
     registry = get_registry()
     tables = []
     for instrument in distribution_instruments(registry):
-        tables.append({"instrument": instrument,
-                       "by_municipality": distributions(session, instrument, "municipality", filters),
-                       "by_wave": distributions(session, instrument, "wave", filters)})
+        by_municipality = distributions(session, instrument, "municipality", filters)
+        by_wave = distributions(session, instrument, "wave", filters)
+        tables.append({"instrument": instrument, "by_municipality": by_municipality.protect(min_group()),
+                       "by_wave": by_wave.protect(min_group())})
     indexes = [{"instrument": i, "rows": index_table(session, i, filters)}
                for i in index_instruments(registry)]
     record(session, "view", "report", "programme", {"filters": filters.describe()})
