@@ -1,9 +1,11 @@
-/* formengine stepper: small progressive enhancement on top of htmx.
+/* formengine stepper: small progressive enhancement of plain form posts.
  *
  * - one tap on an answer saves it and moves on (single-question steps);
  *   on steps with several questions every answer is saved as it is given;
- * - a save that fails (no network, server error) is retried until it
- *   succeeds, with a plain status message; the answer stays on screen;
+ * - every save goes through the device's answer queue (answer-queue.js):
+ *   written on the tablet first, then sent in order until acknowledged, so
+ *   a dropped network, a reload or a closed tab loses nothing; the answer
+ *   stays on screen with a plain status message meanwhile;
  * - a refused stale write (409) shows the conflict banner with a reload link;
  * - after the session's inactivity timeout the page reloads (to the login).
  * Everything works without this file as plain form posts.
@@ -15,7 +17,7 @@
     da: {
       saving: "Gemmer …",
       saved: "Gemt.",
-      retry: "Ikke gemt endnu – ingen forbindelse. Svaret er ikke mistet; vi prøver igen om lidt …",
+      retry: "Ikke gemt endnu – ingen forbindelse. Svaret er gemt på tabletten og sendes, så snart der er forbindelse.",
       refused: "Ikke gemt: ",
       outdated: "siden er forældet. Genindlæs siden.",
       ended: "Sessionen er udløbet. Siden genindlæses."
@@ -23,16 +25,17 @@
     en: {
       saving: "Saving …",
       saved: "Saved.",
-      retry: "Not saved yet – no connection. The answer is not lost; trying again shortly …",
+      retry: "Not saved yet – no connection. The answer is kept on the tablet and sent as soon as there is a connection.",
       refused: "Not saved: ",
       outdated: "the page is out of date. Reload the page.",
       ended: "The session has ended. Reloading the page."
     }
   };
-  var RETRY_DELAYS = [1000, 2000, 4000, 8000];
-  var retryCount = 0;
-  var retryTimer = null;
   var lastRequestAt = Date.now();
+  var queue = window.FormengineQueue;
+  var mine = {};          // keys of the saves given on this page (their replies update the screen)
+  var latest = null;      // the key of the newest of them: only its reply may change the step shown
+  var earlier = false;    // saves of this form given before this page was loaded were sent meanwhile
 
   function stepRoot() { return document.getElementById("fill-step"); }
 
@@ -53,76 +56,107 @@
     return elt && elt.closest ? elt.closest("form.step-form") : null;
   }
 
-  function saveInPlace(form) {
-    // Save the whole step without leaving it; the server answers with the new version (out of band).
-    htmx.ajax("POST", form.getAttribute("hx-post"), {
-      source: form, values: { go: "stay" }, swap: "none", target: "#save-status"
+  function responseOf(form) {
+    var match = /\/fill\/([0-9a-f-]{36})\//.exec(form.getAttribute("action") || "");
+    return match ? match[1] : null;
+  }
+
+  /* Every save goes through the device's queue: written there first, then sent in order. */
+  function give(form, fields) {
+    var version = document.getElementById("fill-version");
+    fields = fields.map(function (pair) {
+      return pair[0] === "version" && version ? ["version", version.value] : pair;
+    });
+    setStatus(text("saving"), "pending");
+    return queue.enqueue(form.getAttribute("action"), responseOf(form), fields).then(function (entry) {
+      mine[entry.key] = true;
+      latest = entry.key;
     });
   }
 
+  function fieldsOf(form, submitter) {
+    var pairs = [];
+    new FormData(form, submitter || undefined).forEach(function (value, key) { pairs.push([key, String(value)]); });
+    return pairs;
+  }
+
+  // The step form is never posted by the browser while this file runs: each press of a button
+  // (next, back, see all answers, decline, add or remove an entry) becomes a queued save.
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (!form.classList || !form.classList.contains("step-form") || !queue) { return; }
+    evt.preventDefault();
+    evt.stopPropagation();
+    give(form, fieldsOf(form, evt.submitter));
+  }, true);
+
   document.addEventListener("change", function (evt) {
     var form = stepForm(evt.target);
-    if (!form) { return; }
+    if (!form || !queue) { return; }
     var input = evt.target;
     if (input.type === "radio") { answeredQuestion = questionOf(input); }
     if (input.type === "radio" && form.getAttribute("data-autoadvance") === "1") {
       var next = form.querySelector(".step-nav button[value='next']");
-      if (next) { next.click(); return; }
+      if (next) { form.requestSubmit(next); return; }
     }
-    saveInPlace(form);
+    // Save the whole step without leaving it; the reply brings the new version (out of band).
+    give(form, fieldsOf(form).concat([["go", "stay"]]));
   });
 
-  // Remember what each request sent, so a failed one can be sent again unchanged.
-  document.addEventListener("htmx:beforeRequest", function (evt) {
-    var config = evt.detail.requestConfig;
-    if (!config || !stepForm(config.elt)) { return; }
-    lastRequestAt = Date.now();
-    setStatus(text("saving"), "pending");
-  });
-
-  function scheduleRetry(detail) {
-    var config = detail.requestConfig;
-    if (!config) { return; }
-    var values = {};
-    if (config.formData && config.formData.forEach) {
-      config.formData.forEach(function (value, key) { values[key] = value; });
-    }
-    var stay = values.go === "stay";
-    var delay = RETRY_DELAYS[Math.min(retryCount, RETRY_DELAYS.length - 1)];
-    retryCount += 1;
-    setStatus(text("retry"), "error");
-    clearTimeout(retryTimer);
-    retryTimer = setTimeout(function () {
-      var current = document.getElementById("fill-version");
-      // A newer version on the page (another save got through) supersedes the stored one.
-      if (current && values.version && Number(current.value) > Number(values.version)) {
-        values.version = current.value;
-      }
-      htmx.ajax(config.verb.toUpperCase(), config.path, {
-        source: config.elt, values: values,
-        target: stay ? "#save-status" : "#fill-step",
-        swap: stay ? "none" : "outerHTML"
-      });
-    }, delay);
+  // -- replies -------------------------------------------------------------------
+  // Parts of a reply marked hx-swap-oob replace the element with their id (or its content).
+  function applyOutOfBand(html) {
+    var doc = new DOMParser().parseFromString("<body>" + html + "</body>", "text/html");
+    doc.querySelectorAll("[hx-swap-oob]").forEach(function (part) {
+      var target = part.id && document.getElementById(part.id);
+      if (!target) { return; }
+      var how = part.getAttribute("hx-swap-oob");
+      part.removeAttribute("hx-swap-oob");
+      if (how === "innerHTML") { target.innerHTML = part.innerHTML; } else { target.replaceWith(document.importNode(part, true)); }
+    });
   }
 
-  document.addEventListener("htmx:sendError", function (evt) {
-    if (stepForm(evt.detail.elt) || stepForm(evt.detail.requestConfig && evt.detail.requestConfig.elt)) {
-      scheduleRetry(evt.detail);
-    }
-  });
-  document.addEventListener("htmx:timeout", function (evt) {
-    if (stepForm(evt.detail.elt)) { scheduleRetry(evt.detail); }
-  });
+  function showStep(html, pushUrl) {
+    var root = stepRoot();
+    var fresh = html && new DOMParser().parseFromString(html, "text/html").getElementById("fill-step");
+    if (!root || !fresh) { return false; }
+    root.replaceWith(document.importNode(fresh, true));
+    if (pushUrl) { history.pushState({ step: true }, "", pushUrl); }
+    focusStep();
+    return true;
+  }
 
-  document.addEventListener("htmx:responseError", function (evt) {
-    var xhr = evt.detail.xhr;
-    if (!stepForm(evt.detail.elt) && !stepForm(evt.detail.requestConfig && evt.detail.requestConfig.elt)) {
+  function onQueue(event, entry, result) {
+    var root = stepRoot();
+    var form = root && root.querySelector("form.step-form");
+    var here = form && entry && entry.response === responseOf(form);
+    if (event === "sending") { lastRequestAt = Date.now(); return; }
+    if (event === "offline" && here) { setStatus(text("retry"), "error"); return; }
+    if (event === "stop") { setStatus(text("ended"), "error"); queue.reload(); return; }
+    if (!here) { return; }
+    var reply = result.reply;
+    var version = reply.headers.get("X-Draft-Version");
+    if (!mine[entry.key]) { earlier = earlier || event === "ack"; }
+    if (event === "ack") {
+      var field = document.getElementById("fill-version");
+      if (field && version && Number(version) > Number(field.value)) { field.value = version; }
+      var redirect = reply.headers.get("HX-Redirect");
+      if (!mine[entry.key]) { return; }
+      if (redirect) { if (entry.key === latest) { queue.navigate(redirect); } return; }
+      if (reply.headers.get("HX-Refresh")) { queue.reload(); return; }
+      var stay = entry.fields.some(function (p) { return p[0] === "go" && p[1] === "stay"; });
+      if (stay) {
+        applyOutOfBand(result.html);
+        setStatus(text("saved"), "ok");
+        bringNextIntoView();
+      } else if (entry.key === latest) {
+        showStep(result.html, reply.headers.get("HX-Push-Url"));
+      }
       return;
     }
-    if (xhr.status === 409) {
+    if (event === "conflict") {
       // Stale write: never overwrite; show the stored answers again and the banner that offers to reload.
-      showStoredAnswers(xhr.responseText);
+      showStoredAnswers(result.html);
       var banner = document.getElementById("conflict-banner");
       if (banner) {
         banner.hidden = false;
@@ -132,39 +166,39 @@
       setStatus("", "");
       return;
     }
-    if (xhr.status >= 500 || xhr.status === 0) {
-      scheduleRetry(evt.detail);
-      return;
+    if (event === "refused" && mine[entry.key]) {
+      if (reply.status === 422 && showStep(result.html)) { return; }
+      // A short plain-text reason from the stepper, else a generic one (never a whole error page).
+      var reason = result.html || "";
+      if (!reason || reason.charAt(0) === "<" || reason.length > 200) { reason = text("outdated"); }
+      setStatus(text("refused") + reason, "error");
     }
-    // A short plain-text reason from the stepper, else a generic one (never a whole error page).
-    var reason = xhr.responseText || "";
-    if (!reason || reason.charAt(0) === "<" || reason.length > 200) { reason = text("outdated"); }
-    setStatus(text("refused") + reason, "error");
-  });
+  }
 
-  document.addEventListener("htmx:afterRequest", function (evt) {
-    if (evt.detail.successful && stepForm(evt.detail.elt)) {
-      retryCount = 0;
-      clearTimeout(retryTimer);
-      setStatus(text("saved"), "ok");
-      bringNextIntoView();
-    }
-  });
+  if (queue) {
+    queue.on(onQueue);
+    // Saves given before this page was loaded (a reload, a closed tab) have now been sent:
+    // show the step again as stored, with them.
+    queue.on(function (event, entry, count) {
+      if (event === "count" && count === 0 && earlier) { earlier = false; queue.reload(); }
+    });
+  }
 
-  document.addEventListener("htmx:afterSwap", function (evt) {
+  // The address changes with each step; going back in history loads that step afresh.
+  window.addEventListener("popstate", function () { if (queue) { queue.reload(); } else { location.reload(); } });
+
+  function focusStep() {
     // A new step: move focus to its question so screen readers and keyboards start there.
-    if (evt.detail.target && evt.detail.target.id === "fill-step") {
-      var root = stepRoot();
-      var wanted = root && root.getAttribute("data-focus");
-      var focusTarget = root && ((wanted && document.getElementById(wanted)) ||
-                                 root.querySelector(".error-message[role=alert]:not([hidden])") ||
-                                 root.querySelector("legend[tabindex]") || root.querySelector("h1"));
-      if (focusTarget) {
-        if (!focusTarget.hasAttribute("tabindex")) { focusTarget.setAttribute("tabindex", "-1"); }
-        focusTarget.focus({ preventScroll: false });
-      }
+    var root = stepRoot();
+    var wanted = root && root.getAttribute("data-focus");
+    var focusTarget = root && ((wanted && document.getElementById(wanted)) ||
+                               root.querySelector(".error-message[role=alert]:not([hidden])") ||
+                               root.querySelector("legend[tabindex]") || root.querySelector("h1"));
+    if (focusTarget) {
+      if (!focusTarget.hasAttribute("tabindex")) { focusTarget.setAttribute("tabindex", "-1"); }
+      focusTarget.focus({ preventScroll: false });
     }
-  });
+  }
 
   // -- long steps -------------------------------------------------------------
   // After a tapped answer has been saved, the next unanswered question of the same step (or the
@@ -210,8 +244,7 @@
     var fresh = html && new DOMParser().parseFromString(html, "text/html").getElementById("fill-step");
     if (!root || !fresh) { return; }
     answeredQuestion = null;
-    root.replaceWith(fresh);
-    htmx.process(fresh);
+    root.replaceWith(document.importNode(fresh, true));
   }
 
   // Inactivity: the server forgets the session after the timeout; show that instead of stale questions.
@@ -220,7 +253,7 @@
     var timeout = root ? Number(root.getAttribute("data-timeout")) : 0;
     if (timeout > 0 && Date.now() - lastRequestAt > (timeout + 2) * 1000) {
       setStatus(text("ended"), "error");
-      window.location.reload();
+      if (queue) { queue.reload(); } else { window.location.reload(); }
     }
   }, 5000);
 })();

@@ -1,0 +1,194 @@
+"""Network drops on a tablet: no answer the screen showed as given is lost, and none is stored twice.
+
+Real chromium on a tablet viewport, the network cut with ``context.set_offline``;
+driven by accessible names. The database is read afterwards: exactly the
+answers given, each applied once (the draft's version counts the writes).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+
+from tests.browser.conftest import VIEWPORTS
+from tests.browser.test_fill_browser import login, response_uuid, start, stored
+
+pytestmark = pytest.mark.browser
+
+PSS = "Forældrestress-skala (PSS)"
+Q1 = "1. Glad for rollen som forælder"
+Q2 = "2. Vil gøre næsten alt for barnet"
+Q3 = "3. Omsorgen kræver mere tid og energi, end jeg har"
+WAITING = "venter på at blive sendt"
+
+
+def answer(page, question, option):
+    page.get_by_role("group", name=question, exact=True).get_by_role("radio", name=option, exact=True).tap()
+
+
+def wait_until_stored(page, app, uuid, expected):
+    """Polls the database (the queue sends on its own once the network is back)."""
+    for _ in range(100):
+        if stored(app, uuid).answers == expected:
+            return
+        page.wait_for_timeout(100)
+    assert stored(app, uuid).answers == expected
+
+
+def wait_until_sent(page):
+    page.wait_for_function("() => window.FormengineQueue && window.FormengineQueue.pending() === 0")
+
+
+def offline_answers(page, uuid):
+    """Two answers tapped without a network: kept on screen, waiting on the tablet."""
+    page.context.set_offline(True)
+    answer(page, Q1, "Enig")
+    answer(page, Q2, "Meget enig")
+    page.locator("#save-status").get_by_text("Ikke gemt endnu").wait_for()
+    page.get_by_role("status").filter(has_text=WAITING).wait_for()
+    assert page.get_by_role("radio", name="Enig", exact=True).first.is_checked()
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_offline_answers_then_hand_over_wait_for_the_network_and_are_saved_once(tablet, live_app):
+    page = tablet
+    login(page)
+    start(page, PSS)
+    uuid = response_uuid(page)
+    offline_answers(page, uuid)
+    page.shots.take(page, "offline-answers")
+    # Handing over without a network waits (no offline error page): the answers are sent first.
+    page.get_by_role("button", name="Giv tabletten videre").tap()
+    page.get_by_role("status").filter(has_text="svarene sendes først").wait_for()
+    page.shots.take(page, "hand-over-waits")
+    assert page.url.endswith(f"/fill/{uuid}") and page.get_by_role("navigation").count() == 1
+    page.context.set_offline(False)
+    page.get_by_role("link", name="Giv tabletten tilbage").wait_for()  # handed over, after the saves
+    page.shots.take(page, "handed-over")
+    assert page.get_by_role("radio", name="Enig", exact=True).first.is_checked()
+    response = stored(live_app, uuid)
+    assert response.answers == {"pss_1": 4, "pss_2": 5}
+    assert response.version == 3  # two writes, each applied once
+
+
+@pytest.mark.parametrize("tablet", ["landscape"], indirect=True)
+def test_offline_answers_then_a_language_switch_and_a_menu_link_keep_them(tablet, live_app):
+    page = tablet
+    login(page)
+    start(page, PSS)
+    uuid = response_uuid(page)
+    offline_answers(page, uuid)
+    page.get_by_role("button", name="Answer in English").tap()
+    page.get_by_role("status").filter(has_text="svarene sendes først").wait_for()
+    page.context.set_offline(False)
+    page.get_by_role("group", name="1. Happy in the parent role").wait_for()
+    assert page.get_by_role("radio", name="Agree", exact=True).first.is_checked()
+    assert page.get_by_role("radio", name="Strongly agree", exact=True).nth(1).is_checked()
+    # One more answer offline, then the main menu: the link waits too.
+    page.context.set_offline(True)
+    answer(page, "3. Caring takes more time and energy than I have", "Disagree")
+    page.get_by_role("link", name="Familier").tap()
+    page.context.set_offline(False)
+    page.wait_for_url(re.compile(r"/families"))
+    response = stored(live_app, uuid)
+    assert response.answers == {"pss_1": 4, "pss_2": 5, "pss_3": 2} and response.language == "en"
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_offline_answers_then_reload_asks_first_and_sends_them_when_back_online(tablet, live_app):
+    page = tablet
+    login(page)
+    start(page, PSS)
+    uuid = response_uuid(page)
+    offline_answers(page, uuid)
+    asked = []
+
+    def on_dialog(dialog):
+        asked.append(dialog.type)
+        dialog.accept()
+
+    page.on("dialog", on_dialog)
+    with pytest.raises(PlaywrightError):
+        page.reload()  # offline: the browser cannot load the page
+    assert asked == ["beforeunload"]
+    page.context.set_offline(False)
+    page.goto(f"/fill/{uuid}")
+    wait_until_stored(page, live_app, uuid, {"pss_1": 4, "pss_2": 5})
+    # The step shows the sent answers once they are stored.
+    page.get_by_role("radio", name="Meget enig", exact=True).nth(1).wait_for()
+    page.wait_for_function("() => document.querySelectorAll('#fill-step input:checked').length === 2")
+    wait_until_sent(page)
+    page.shots.take(page, "after-reload")
+    assert stored(live_app, uuid).version == 3
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_a_tab_closed_offline_sends_its_answers_when_the_app_is_opened_again(tablet, live_app):
+    page = tablet
+    login(page)
+    start(page, PSS)
+    uuid = response_uuid(page)
+    offline_answers(page, uuid)
+    context = page.context
+    page.close()  # the tab is closed without a network
+    context.set_offline(False)
+    again = context.new_page()
+    again.goto("/")  # any page of the app resumes sending
+    wait_until_stored(again, live_app, uuid, {"pss_1": 4, "pss_2": 5})
+    wait_until_sent(again)
+    assert stored(live_app, uuid).version == 3
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_a_save_whose_reply_is_lost_is_sent_again_and_applied_once(tablet, live_app):
+    page = tablet
+    login(page)
+    start(page, PSS)
+    uuid = response_uuid(page)
+    replies = []
+
+    def lose_first_reply(route):
+        if not replies:
+            replies.append(route.fetch())  # the server applies it ...
+            route.abort("internetdisconnected")  # ... but the reply never arrives
+        else:
+            route.continue_()
+
+    page.route("**/save", lose_first_reply)
+    answer(page, Q1, "Uenig")
+    page.locator("#save-status").get_by_text("Gemt.").wait_for()
+    wait_until_sent(page)
+    response = stored(live_app, uuid)
+    assert response.answers == {"pss_1": 2} and response.version == 2
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_the_same_draft_changed_on_another_device_while_offline_is_a_conflict(tablet, browser, live_app,
+                                                                              live_server):
+    page = tablet
+    login(page)
+    start(page, PSS)
+    uuid = response_uuid(page)
+    page.context.set_offline(True)
+    answer(page, Q1, "Meget uenig")
+    # Meanwhile the same form is answered on another tablet, online.
+    other_context = browser.new_context(viewport=VIEWPORTS["portrait"], has_touch=True,
+                                        base_url=live_server.url)
+    other = other_context.new_page()
+    login(other)
+    other.goto(f"/fill/{uuid}")
+    with other.expect_response(lambda r: r.url.endswith("/save")):
+        answer(other, Q1, "Meget enig")
+    other_context.close()
+    page.context.set_offline(False)
+    banner = page.get_by_role("alert").filter(has_text="ændret på en anden enhed")
+    banner.wait_for()
+    page.shots.take(page, "conflict")
+    # Nothing silently overwritten: the stored answer stays and is what the screen shows.
+    assert page.get_by_role("radio", name="Meget enig", exact=True).first.is_checked()
+    assert not page.get_by_role("radio", name="Meget uenig", exact=True).first.is_checked()
+    wait_until_sent(page)
+    response = stored(live_app, uuid)
+    assert response.answers == {"pss_1": 5} and response.version == 2
