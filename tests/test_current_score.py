@@ -93,8 +93,8 @@ def test_every_reader_shows_the_current_score_with_its_scoring_version(app):
         columns = wide_columns(session, registry, request)
         wide = [dict(zip([c.name for c in columns], row, strict=True))
                 for row in iter_wide_rows(session, registry, request, columns)]
-        assert wide[0]["who5_percent_w1"] == 52 and wide[0]["who5_scoring_version_w1"] == "2"
-        assert wide[0]["who5_percent_w2"] == 80 and wide[0]["who5_scoring_version_w2"] == "1"
+        assert wide[0]["who5_percent_w1"] == 52 and wide[0]["who5_sv_w1"] == "2"
+        assert wide[0]["who5_percent_w2"] == 80 and wide[0]["who5_sv_w2"] == "1"
 
 
 def test_result_page_says_when_a_score_is_from_an_older_scoring_version(app, login_as):

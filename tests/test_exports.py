@@ -115,15 +115,27 @@ def test_wide_csv_one_row_per_person(data):
     _, body = _export(app, registry, layout="wide", fmt="csv", instruments=("who5", "tscale"))
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
     header = list(rows[0])
-    assert header[:7] == ["municipality", "family", "person", "about", "role", "sex", "age"]
-    assert {"who5_percent_w1", "who5_percent_w2", "who5_percent_wc", "tscale_total_w1"} <= set(header)
+    assert header[:12] == ["municipality", "family", "person", "about", "role", "sex", "age", "enrolled_on",
+                           "closed_on", "about_role", "about_sex", "about_age"]
+    assert {"who5_percent_w1", "who5_percent_w2", "who5_percent_w3", "tscale_total_w1"} <= set(header)
     mother = pseudonym(ids["a_key"], "person", ids["mother"])
     by_key = {(r["person"], r["about"]): r for r in rows}
     own = by_key[(mother, mother)]  # a self-report is about its respondent
-    assert (own["who5_percent_w1"], own["who5_percent_w2"], own["who5_percent_wc"]) == ("40", "60", "")
+    # the closing measurement is measurement 3 (its number), marked as closing; its score was not valid
+    assert (own["who5_percent_w1"], own["who5_percent_w2"], own["who5_percent_w3"]) == ("40", "60", "")
+    assert (own["who5_kind_w1"], own["who5_kind_w2"]) == ("baseline", "progress")
+    assert own["who5_date_w2"] == "2024-07-10" and own["who5_days_w2"] == str((date(2024, 7, 10)
+                                                                                - date(2024, 1, 15)).days)
+    assert own["who5_mode_w1"] == "paper" and own["who5_percent_band_w1"] == "poor_wellbeing"
+    assert own["who5_sv_w1"] == registry.get("who5").scoring_version and own["who5_iv_w1"] == "1.0.0"
+    assert own["enrolled_on"] == "2024-01-15" and own["closed_on"] == ""
     about = by_key[(mother, pseudonym(ids["a_key"], "person", ids["child"]))]
     assert about["tscale_total_w1"] == "9" and about["who5_percent_w1"] == ""
+    assert (about["about_role"], about["about_sex"], about["about_age"]) == ("child", "male", "10")
     assert len(rows) == 3
+    _, book = _export(app, registry, layout="wide", fmt="codebook", instruments=("who5", "tscale"))
+    first = list(csv.DictReader(io.StringIO(book.decode("utf-8-sig")), delimiter=";"))[0]
+    assert first["variable"] == "(rows)" and first["label_en"].startswith("One row per respondent and")
 
 
 def test_xlsx_opens_in_openpyxl_with_codebook(data, tmp_path):
@@ -169,6 +181,7 @@ def test_spss_sav_has_variable_and_value_labels(data, tmp_path):
     path.write_bytes(body)
     frame, meta = pyreadstat.read_sav(str(path))
     assert "who5_percent_w2" in meta.column_names and len(frame) == 3
+    assert meta.variable_value_labels["who5_percent_band_w1"][1.0].startswith("Sandsynlig depression")
 
 
 def test_fhir_resources_validate_as_r4(data):

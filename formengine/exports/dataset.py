@@ -4,9 +4,10 @@ Two layouts:
 
 - long: one row per submitted response of one instrument, with ids, wave,
   versions, mode, dates, every item's code, every score and band;
-- wide: one row per person (respondent and, where answered about someone
-  else, the subject), with ``<instrument>_<score>_w<n>`` for each measurement
-  number n and ``..._wc`` for the closing measurement.
+- wide: one row per respondent and subject (the person answered about), with
+  ``<instrument>_<...>_w<k>`` for each measurement number k (the closing
+  measurement included, under its number), as
+  :mod:`formengine.reports.measurements` defines measurement k for the reports.
 
 Rows are produced by generators over ``yield_per`` queries, so an export of
 any size runs in constant memory. Person, family and response ids are keyed
@@ -50,11 +51,9 @@ from formengine.models import (
 )
 from formengine.plugins import PluginRegistry
 from formengine.practice import not_practice
-from formengine.reports.data import age_on
+from formengine.reports.measurements import Observation, age_on, measured_on, observation, pick_wave
 
 BATCH = 2000
-# wide layout: <instrument>_scoring_version_<wave> says which scoring version produced that wave's scores
-SCORING_VERSION_SUFFIX = "scoring_version"
 
 
 def _t(da: str, en: str) -> dict[str, str]:
@@ -89,6 +88,7 @@ class Column:
     instrument_version: str = ""
     scoring_version: str = ""
     measure: str = "nominal"  # nominal, ordinal, scale (SPSS)
+    band: bool = False  # a score's band: SPSS and Stata get it coded 1..k with the band labels
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def long_columns(instrument: Instrument, identifiable: bool = False) -> list[Col
             band_label = _t(spec["label"]["da"] + " – gruppe", spec["label"]["en"] + " – band")
             columns.append(Column(band_column(spec["name"]), band_label, "string",
                                   tuple(spec["bands"].items()), missing=MISSING_SCORE,
-                                  instrument_version=iv, scoring_version=sv, measure="ordinal"))
+                                  instrument_version=iv, scoring_version=sv, measure="ordinal", band=True))
     columns.append(Column(VALID_COLUMN, _t("Gyldig scoring", "Valid scoring"), "boolean",
                           ((1, _t("Ja", "Yes")), (0, _t("Nej", "No"))), scoring_version=sv))
     columns.append(Column(FLAGS_COLUMN, _t("Bemærkninger (koder)", "Remarks (codes)"), "string",
@@ -343,61 +343,124 @@ def iter_long_rows(session: Session, instrument: Instrument, request: ExportRequ
 
 
 # -- wide ------------------------------------------------------------------
-def wave_suffix(number: int, kind: str) -> str:
-    return "wc" if kind == "closing" else f"w{number}"
+WIDE_ROWS = _t(
+    "Én række pr. besvarer og person besvarelserne handler om (en forælders svar om et barn er en række "
+    "for sig); hvert instruments variable har præfikset <instrument>_ og suffikset _w<k> for måling k. "
+    "Måling k er den samme som i progressionsrapporten: den afsluttende måling har sit eget nummer "
+    "(<instrument>_kind_w<k> = closing); er der svaret to gange i en måling, tæller det seneste svar.",
+    "One row per respondent and the person the answers are about (a parent's answers about a child are a "
+    "row of their own); each instrument's variables carry the prefix <instrument>_ and the suffix _w<k> "
+    "for measurement k. Measurement k is the progression report's: the closing measurement has its own "
+    "number (<instrument>_kind_w<k> = closing); answered twice in one measurement, the later answer counts.")
+
+
+def _wave_word(k: int) -> dict[str, str]:
+    return _t(f"måling {k}", f"measurement {k}")
+
+
+def wide_person_columns(identifiable: bool) -> list[Column]:
+    """The wide layout's leading columns: who, the family's dates and the subject's sex and age."""
+    columns = id_columns(identifiable, long=False)
+    columns += [
+        Column("enrolled_on", _t("Familien indskrevet", "Family enrolled"), "date"),
+        Column("closed_on", _t("Familien afsluttet", "Family closed"), "date",
+               missing=_t("tom = ikke afsluttet", "empty = not closed")),
+        Column("about_role", _t("Rolle for den besvarelserne handler om",
+                                "Role of the person answered about"),
+               "string", _labels(ROLE_LABELS, PERSON_ROLES)),
+        Column("about_sex", _t("Køn for den besvarelserne handler om (barnets køn ved svar om et barn)",
+                               "Sex of the person answered about (the child's, for answers about a child)"),
+               "string", _labels(SEX_LABELS, SEXES)),
+        Column("about_birth_date", _t("Fødselsdato for den besvarelserne handler om",
+                                      "Birth date of the person answered about"), "date",
+               missing=_t("tom = ukendt", "empty = unknown")) if identifiable else
+        Column("about_age", _t("Alder ved første måling for den besvarelserne handler om (barnets alder ved "
+                               "svar om et barn)",
+                               "Age at first measurement of the person answered about (the child's, for "
+                               "answers about a child)"), "integer", measure="scale",
+               missing=_t("tom = fødselsdato ukendt", "empty = birth date unknown")),
+    ]
+    return columns
+
+
+def wave_columns(instrument: Instrument, k: int) -> list[Column]:
+    """The columns of measurement ``k`` of one instrument in the wide layout."""
+    i, d = instrument.id, instrument.definition
+    iv, sv = instrument.version, instrument.scoring_version
+    title_da, title_en = d.title("da"), d.title("en")
+    when = _wave_word(k)
+
+    def label(da: str, en: str) -> dict[str, str]:
+        return _t(f"{title_da}: {da}, {when['da']}", f"{title_en}: {en}, {when['en']}")
+
+    not_measured = _t("tom = ingen gyldig besvarelse i målingen",
+                      "empty = no valid response in the measurement")
+    columns = [
+        Column(f"{i}_date_w{k}", label("målingsdato", "date measured"), "date", missing=not_measured),
+        Column(f"{i}_days_w{k}", label("dage efter indskrivning", "days since enrolment"), "integer",
+               missing=not_measured, measure="scale"),
+        Column(f"{i}_kind_w{k}", label("målingstype", "kind of measurement"), "string",
+               _labels(KIND_LABELS, WAVE_KINDS), missing=not_measured),
+        Column(f"{i}_mode_w{k}", label("besvarelsesform", "mode of administration"), "string",
+               _labels(MODE_LABELS, MODES), missing=not_measured),
+    ]
+    for spec in d.scores:
+        columns.append(Column(f"{i}_{spec['name']}_w{k}", label(spec["label"]["da"], spec["label"]["en"]),
+                              "number", missing=MISSING_SCORE, instrument_version=iv, scoring_version=sv,
+                              measure="scale"))
+        if spec.get("bands"):
+            columns.append(Column(f"{i}_{spec['name']}_band_w{k}",
+                                  label(spec["label"]["da"] + " – gruppe", spec["label"]["en"] + " – band"),
+                                  "string", tuple(spec["bands"].items()), missing=MISSING_SCORE,
+                                  instrument_version=iv, scoring_version=sv, measure="ordinal", band=True))
+    columns += [
+        Column(f"{i}_sv_w{k}", label("scoringsversion bag scorerne", "scoring version behind the scores"),
+               "string", missing=not_measured, scoring_version=sv),
+        Column(f"{i}_iv_w{k}", label("instrumentversion (definition)", "instrument (definition) version"),
+               "string", missing=not_measured, instrument_version=iv),
+    ]
+    return columns
 
 
 def wide_columns(session: Session, registry: PluginRegistry, request: ExportRequest) -> list[Column]:
-    """Identity columns, then one column per instrument, score and measurement present in the data."""
-    columns = id_columns(request.identifiable, long=False)
+    """Person columns, then per instrument and measurement number present in the data its wave columns."""
+    columns = wide_person_columns(request.identifiable)
     present = _scope(
-        select(Response.instrument_id, Wave.number, Wave.kind).distinct()
+        select(Response.instrument_id, Wave.number).distinct()
         .join(Wave, Wave.id == Response.wave_id)
         .where(Response.status == "submitted", Response.instrument_id.in_(request.instrument_ids),
                Response.person_id.is_not(None)),
         request,
     )
-    suffixes: dict[str, set[tuple[int, str]]] = {}
-    for instrument_id, number, kind in session.execute(present):
-        suffixes.setdefault(instrument_id, set()).add((10**6 if kind == "closing" else number,
-                                                       wave_suffix(number, kind)))
+    numbers: dict[str, set[int]] = {}
+    for instrument_id, number in session.execute(present):
+        numbers.setdefault(instrument_id, set()).add(number)
     for instrument_id in request.instrument_ids:
         instrument = registry.get(instrument_id)
-        if instrument is None or instrument_id not in suffixes:
+        if instrument is None or instrument_id not in numbers:
             continue
-        for spec in instrument.definition.scores:
-            for _order, suffix in sorted(suffixes[instrument_id]):
-                when = (_t("afsluttende måling", "closing measurement") if suffix == "wc"
-                        else _t(f"måling {suffix[1:]}", f"measurement {suffix[1:]}"))
-                columns.append(Column(
-                    f"{instrument_id}_{spec['name']}_{suffix}",
-                    _t(f"{instrument.definition.title('da')}: {spec['label']['da']}, {when['da']}",
-                       f"{instrument.definition.title('en')}: {spec['label']['en']}, {when['en']}"),
-                    "number", missing=MISSING_SCORE, instrument_version=instrument.version,
-                    scoring_version=instrument.scoring_version, measure="scale"))
-        for _order, suffix in sorted(suffixes[instrument_id]):
-            columns.append(Column(
-                f"{instrument_id}_{SCORING_VERSION_SUFFIX}_{suffix}",
-                _t(f"{instrument.definition.title('da')}: scoringsversion bag scorerne, måling {suffix[1:]}",
-                   f"{instrument.definition.title('en')}: scoring version behind the scores, "
-                   f"measurement {suffix[1:]}"),
-                "string", missing=MISSING_SCORE, instrument_version=instrument.version,
-                scoring_version=instrument.scoring_version))
+        for k in sorted(numbers[instrument_id]):
+            columns += wave_columns(instrument, k)
     return columns
 
 
 def iter_wide_rows(session: Session, registry: PluginRegistry, request: ExportRequest,
                    columns: list[Column]) -> Iterator[list[Any]]:
-    """One row per respondent (and subject), streamed: person by person from one ordered query."""
+    """One row per respondent and subject, streamed: series by series from one ordered query.
+
+    Measurement k of each score is :func:`formengine.reports.measurements.pick_wave`
+    over the series' observations, as in the progression report.
+    """
     index = {c.name: i for i, c in enumerate(columns)}
-    first_score = next((i for i, c in enumerate(columns) if c.name not in _ID_NAMES), len(columns))
     respondent, subject = aliased(Person), aliased(Person)
     stmt = _scope(
         select(
             Response.id, Score.scoring_version, Response.instrument_id, Response.municipality_id,
-            Municipality.name, Wave.family_id, Family.case_ref, Response.person_id, respondent.name,
-            Response.about_person_id, subject.name, respondent.role, respondent.sex, respondent.birth_date,
-            Wave.number, Wave.kind, Response.submitted_at, Score.valid, Score.scores,
+            Municipality.name, Wave.family_id, Family.case_ref, Family.enrolled_on, Family.closed_on,
+            Response.person_id, respondent.name, Response.about_person_id, subject.name, respondent.role,
+            respondent.sex, respondent.birth_date, subject.role, subject.sex, subject.birth_date,
+            Wave.number, Wave.kind, Response.submitted_at, Response.created_at, Response.mode,
+            Response.instrument_version, Score.valid, Score.scores, Score.bands,
         )
         .join(Score, Score.response_id == Response.id)
         .join(Municipality, Municipality.id == Response.municipality_id)
@@ -405,62 +468,115 @@ def iter_wide_rows(session: Session, registry: PluginRegistry, request: ExportRe
         .outerjoin(Family, Family.id == Wave.family_id)
         .join(respondent, respondent.id == Response.person_id)
         .outerjoin(subject, subject.id == Response.about_person_id)
-        .where(Response.status == "submitted", Response.instrument_id.in_(request.instrument_ids))
-        .order_by(Response.person_id, Response.about_person_id, Response.submitted_at, Response.id, Score.id),
+        .where(Response.status == "submitted", Response.instrument_id.in_(request.instrument_ids),
+               not_practice())
+        .order_by(Response.person_id, Response.about_person_id, Response.id, Score.id),
         request,
     )
     pseudo = None if request.identifiable else Pseudonymiser(session)
-    current_key: tuple[Any, Any] | None = None
-    row: list[Any] = []
-    first_seen: date | None = None
-    birth: date | None = None
+    group: list[Any] = []
     result = session.execute(stmt.execution_options(yield_per=BATCH))
     # rows of one response are adjacent, ordered by score id: keep the current score's row
     for raw in current_rows(result, response_of=lambda r: r[0]):
-        (rid, scoring_version, instrument_id, mid, mname, family_id, case_ref, pid, pname, about_id,
-         about_name, role, sex, birth_date, number, kind, submitted, valid, values) = raw
-        key = (pid, about_id)
-        if key != current_key:
-            if current_key is not None:
-                yield _finish(row, pseudo is None, first_seen, birth)
-            current_key = key
-            row = [None] * len(columns)
-            if pseudo is None:
-                row[:first_score] = [mname, case_ref or "", pname or "", about_name or "", role, sex,
-                                     birth_date]
-            else:
-                row[:first_score] = [mname, pseudo(mid, "family", family_id), pseudo(mid, "person", pid),
-                                     pseudo(mid, "person", about_id), role, sex, None]
-            first_seen, birth = None, birth_date
-        if submitted is not None and (first_seen is None or submitted.date() < first_seen):
-            first_seen = submitted.date()
-        if not valid:
+        if group and (raw[9], raw[11]) != (group[0][9], group[0][11]):
+            yield _wide_row(group, columns, index, registry, pseudo)
+            group = []
+        group.append(raw)
+    if group:
+        yield _wide_row(group, columns, index, registry, pseudo)
+
+
+def _wide_row(group: list[Any], columns: list[Column], index: dict[str, int], registry: PluginRegistry,
+              pseudo: Pseudonymiser | None) -> list[Any]:
+    """The wide row of one series (one respondent's responses about one person)."""
+    (_rid, _sv, _iid, mid, mname, family_id, case_ref, enrolled_on, closed_on, pid, pname, about_id,
+     about_name, role, sex, birth_date, about_role, about_sex, about_birth, *_rest) = group[0]
+    enrolled_on, closed_on = _day(enrolled_on), _day(closed_on)
+    first_day = min(measured_on(_moment(r[21]), _moment(r[22])) for r in group)
+    if pseudo is None:
+        head = [mname, case_ref or "", pname or "", about_name or "", role, sex, _day(birth_date),
+                enrolled_on, closed_on, about_role, about_sex, _day(about_birth)]
+    else:
+        head = [mname, pseudo(mid, "family", family_id), pseudo(mid, "person", pid),
+                pseudo(mid, "person", about_id), role, sex, age_on(_day(birth_date), first_day),
+                enrolled_on, closed_on, about_role, about_sex, age_on(_day(about_birth), first_day)]
+    row: list[Any] = head + [None] * (len(columns) - len(head))
+    by_instrument: dict[str, list[Any]] = {}
+    for r in group:
+        by_instrument.setdefault(r[2], []).append(r)
+    for instrument_id, rows in by_instrument.items():
+        instrument = registry.get(instrument_id)
+        if instrument is None:
             continue
-        suffix = wave_suffix(number, kind)
-        for name, value in (values or {}).items():
-            position = index.get(f"{instrument_id}_{name}_{suffix}")
-            if position is not None:
-                row[position] = value  # later responses in the same wave overwrite earlier ones
-        position = index.get(f"{instrument_id}_{SCORING_VERSION_SUFFIX}_{suffix}")
-        if position is not None:
-            row[position] = scoring_version
-    if current_key is not None:
-        yield _finish(row, pseudo is None, first_seen, birth)
-
-
-_ID_NAMES = {"municipality", "family", "person", "about", "role", "sex", "age", "birth_date"}
-
-
-def _finish(row: list[Any], identifiable: bool, first_seen: date | None, birth: date | None) -> list[Any]:
-    if not identifiable:
-        row[6] = age_on(birth, first_seen) if first_seen else None
+        # the measurement's own columns come from the answer that counts among the valid ones
+        answered: list[tuple[Observation, Any]] = []
+        for r in rows:
+            obs = _observation_of(r, 1.0 if r[25] else None, None)
+            if obs is not None:
+                answered.append((obs, r))
+        chosen = {}
+        for k in {o.wave_number for o, _r in answered}:
+            picked = pick_wave([o for o, _r in answered], k)
+            if picked is not None:
+                chosen[k] = next(r for o, r in answered if o is picked)
+        for k, r in chosen.items():
+            day = measured_on(_moment(r[21]), _moment(r[22]))
+            _put(row, index, f"{instrument_id}_date_w{k}", day)
+            _put(row, index, f"{instrument_id}_days_w{k}", (day - enrolled_on).days if enrolled_on else None)
+            _put(row, index, f"{instrument_id}_kind_w{k}", r[20])
+            _put(row, index, f"{instrument_id}_mode_w{k}", r[23])
+            _put(row, index, f"{instrument_id}_sv_w{k}", r[1])
+            _put(row, index, f"{instrument_id}_iv_w{k}", r[24])
+        for spec in instrument.definition.scores:
+            name = spec["name"]
+            series = []
+            for r in rows:
+                obs = _observation_of(r, _json(r[26], {}).get(name), _json(r[27], {}).get(name))
+                if obs is not None:
+                    series.append(obs)
+            for k in {o.wave_number for o in series}:
+                picked = pick_wave(series, k)
+                if picked is not None:
+                    _put(row, index, f"{instrument_id}_{name}_w{k}", _plain_number(picked.value))
+                    _put(row, index, f"{instrument_id}_{name}_band_w{k}", picked.band)
     return row
 
 
+def _observation_of(r: Any, value: Any, band: Any) -> Observation | None:
+    return observation(response_id=r[0], municipality_id=r[3], person_id=r[9], about_person_id=r[11],
+                       wave_number=r[19], wave_kind=r[20], submitted_at=_moment(r[21]),
+                       created_at=_moment(r[22]), valid=bool(r[25]), value=value, band=band)
+
+
+def _plain_number(value: float) -> int | float:
+    return int(value) if value.is_integer() else value
+
+
+def _put(row: list[Any], index: dict[str, int], name: str, value: Any) -> None:
+    position = index.get(name)
+    if position is not None:
+        row[position] = value
+
+
+LONG_ROWS = _t("Én række pr. indsendt besvarelse af ét instrument.",
+               "One row per submitted response of one instrument.")
+ROWS_VARIABLE = "(rows)"
+
+
+def rows_note(columns: list[Column]) -> dict[str, str]:
+    """What one row of the file is (the codebook's first entry)."""
+    return LONG_ROWS if columns and columns[0].name == "response_id" else WIDE_ROWS
+
+
 def codebook_rows(columns: list[Column]) -> Iterator[list[Any]]:
-    """The codebook as rows: variable, Danish and English label, type, value labels, missing, versions."""
+    """The codebook as rows: variable, Danish and English label, type, value labels, missing, versions.
+
+    The first entry, ``(rows)``, says what one row of the data is.
+    """
     yield ["variable", "label_da", "label_en", "type", "value_labels_da", "value_labels_en",
            "missing_da", "missing_en", "instrument_version", "scoring_version"]
+    note = rows_note(columns)
+    yield [ROWS_VARIABLE, note["da"], note["en"], "", "", "", "", "", "", ""]
     for c in columns:
         yield [
             c.name, c.label.get("da", ""), c.label.get("en", ""), c.type,

@@ -18,7 +18,7 @@ import importlib
 import io
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -194,7 +194,7 @@ def _frame(columns: list[Column], rows: Iterable[Sequence[Any]]) -> tuple[Any, d
     data: dict[str, list[Any]] = {c.name: [] for c in columns}
     recode: dict[str, dict[Any, int]] = {}
     for c in columns:
-        if c.type == "string" and c.value_labels and c.name.startswith("band_"):
+        if c.type == "string" and c.value_labels and c.band:
             recode[c.name] = {code: i for i, (code, _label) in enumerate(c.value_labels, start=1)}
     names = [c.name for c in columns]
     for row in rows:
@@ -277,23 +277,27 @@ def write_sav(path: str, columns: list[Column], rows: Iterable[Sequence[Any]], n
 
 
 STATA_NAME = 32
+# pyreadstat names a variable's value-label set after the variable plus a counter,
+# and that name has Stata's limit too: labelled variables keep room for it
+STATA_LABELLED_NAME = 27
 STATA_LABEL = 80
 
 
-def stata_names(names: Sequence[str]) -> dict[str, str]:
-    """Stata variable names (at most 32 characters, letters, digits, _), unique; unchanged where valid."""
+def stata_names(names: Sequence[str], labelled: Collection[str] = ()) -> dict[str, str]:
+    """Stata variable names (letters, digits, _; at most 32 characters, 27 with value labels), unique."""
     out: dict[str, str] = {}
     taken: set[str] = set()
     for name in names:
         clean = "".join(ch if (ch.isascii() and (ch.isalnum() or ch == "_")) else "_" for ch in name)
         if not clean or clean[0].isdigit():
             clean = "v_" + clean
-        candidate = clean[:STATA_NAME]
+        limit = STATA_LABELLED_NAME if name in labelled else STATA_NAME
+        candidate = clean[:limit]
         counter = 1
         while candidate in taken:
             counter += 1
             tail = f"_{counter}"
-            candidate = clean[:STATA_NAME - len(tail)] + tail
+            candidate = clean[:limit - len(tail)] + tail
         taken.add(candidate)
         out[name] = candidate
     return out
@@ -304,14 +308,16 @@ def write_dta(path: str, columns: list[Column], rows: Iterable[Sequence[Any]], n
 
     As in the .sav, bands are 1..k with the band labels; the declined code
     -8 carries the value label "declined" (Stata has no user-missing
-    numbers). Names longer than Stata's 32 characters are shortened (the
-    variable label still says what the variable is; the codebook gives both).
+    numbers). Names longer than Stata allows (32 characters, 27 for a
+    variable with value labels) are shortened; the variable label still
+    says what the variable is.
     """
     _require("dta")
     import pyreadstat
 
     frame, meta = _frame(columns, rows)
-    renamed = stata_names([c.name for c in columns])
+    labelled = {c.name for c in columns if c.name in meta["value_labels"] or c.name in meta["missing"]}
+    renamed = stata_names([c.name for c in columns], labelled)
     frame = frame.rename(columns=renamed)
     value_labels: dict[str, dict[Any, str]] = {}
     for name, labels in meta["value_labels"].items():

@@ -8,7 +8,7 @@ computed score.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session, aliased
 
 from formengine.current_score import current_rows
 from formengine.models import Family, Person, Response, Score, Wave
+from formengine.reports.measurements import Observation, age_on, observation
+
+__all__ = ["AGE_BANDS", "EVERYONE", "Filters", "Observation", "age_on", "observations", "parse_age_band"]
 
 # Age bands offered by the reports' filters (inclusive years); a band is "lo-hi" or "lo+".
 AGE_BANDS = ("0-5", "6-11", "12-14", "15-17", "18-24", "25-39", "40+")
@@ -35,16 +38,6 @@ def parse_age_band(band: str) -> tuple[int, int | None]:
     if high_i < low_i:
         raise ValueError(f"age band {band!r} ends before it starts")
     return low_i, high_i
-
-
-def age_on(birth_date: date | None, on: date) -> int | None:
-    """Completed years at ``on``."""
-    if birth_date is None:
-        return None
-    years = on.year - birth_date.year
-    if (on.month, on.day) < (birth_date.month, birth_date.day):
-        years -= 1
-    return years
 
 
 @dataclass(frozen=True)
@@ -77,26 +70,6 @@ class Filters:
 
 
 EVERYONE = Filters()
-
-
-@dataclass(frozen=True)
-class Observation:
-    """One valid score of one response, with what reports group and filter by."""
-
-    response_id: int
-    key: tuple[Any, ...]  # who was measured: (respondent, subject) or ("municipality", id)
-    municipality_id: int
-    person_id: int | None
-    about_person_id: int | None
-    wave_number: int
-    wave_kind: str
-    measured_on: date
-    value: float
-    band: str | None
-    age: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    scoring_version: str = ""
-    instrument_version: str = ""
 
 
 def _base_statement(instrument_id: str, filters: Filters) -> Select:
@@ -140,29 +113,15 @@ def observations(
     out: list[Observation] = []
     for row in current_rows(rows):
         response, score, wave, _role, _sex, birth_date = row
-        if not score.valid:
-            continue
-        value = (score.scores or {}).get(score_name)
-        if value is None:
-            continue
-        when = (response.submitted_at or response.created_at).date()
-        if response.person_id is not None:
-            key: tuple[Any, ...] = ("person", response.person_id, response.about_person_id)
-        else:
-            key = ("municipality", response.municipality_id)
-        out.append(Observation(
-            response_id=response.id,
-            key=key,
-            municipality_id=response.municipality_id,
-            person_id=response.person_id,
-            about_person_id=response.about_person_id,
-            wave_number=wave.number,
-            wave_kind=wave.kind,
-            measured_on=when,
-            value=float(value),
-            band=(score.bands or {}).get(score_name),
-            age=age_on(birth_date, when),
-            scoring_version=score.scoring_version,
+        obs = observation(
+            response_id=response.id, municipality_id=response.municipality_id,
+            person_id=response.person_id, about_person_id=response.about_person_id,
+            wave_number=wave.number, wave_kind=wave.kind, submitted_at=response.submitted_at,
+            created_at=response.created_at, valid=score.valid,
+            value=(score.scores or {}).get(score_name), band=(score.bands or {}).get(score_name),
+            birth_date=birth_date, scoring_version=score.scoring_version,
             instrument_version=response.instrument_version,
-        ))
+        )
+        if obs is not None:
+            out.append(obs)
     return out

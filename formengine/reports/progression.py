@@ -13,6 +13,7 @@ from formengine.definition_versions import comparable
 from formengine.instruments import Instrument
 from formengine.reports.data import EVERYONE, Filters, Observation, observations
 from formengine.reports.disclosure import DEFAULT_THRESHOLD, Line, protect
+from formengine.reports.measurements import pick_wave
 from formengine.reports.stats import PairedStats, paired_stats
 
 DEFAULT_MIN_GROUP = DEFAULT_THRESHOLD
@@ -40,25 +41,6 @@ def parse_wave(value: str | int) -> str | int:
     if number < 1:
         raise ReportError(f"wave {value!r}: measurement numbers start at 1")
     return number
-
-
-def pick_wave(series: list[Observation], selector: str | int) -> Observation | None:
-    """The observation of one person's series at ``selector`` (the latest if answered twice)."""
-    if not series:
-        return None
-    if selector == "first":
-        number = min(o.wave_number for o in series)
-        candidates = [o for o in series if o.wave_number == number]
-    elif selector == "last":
-        number = max(o.wave_number for o in series)
-        candidates = [o for o in series if o.wave_number == number]
-    elif selector == "closing":
-        candidates = [o for o in series if o.wave_kind == "closing"]
-    else:
-        candidates = [o for o in series if o.wave_number == selector]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda o: (o.measured_on, o.response_id))
 
 
 def score_spec(instrument: Instrument, score_name: str) -> dict[str, Any]:
