@@ -101,6 +101,59 @@
     return tx("readwrite", function (store) { seqs.forEach(function (s) { store.delete(s); }); });
   }
 
+  // -- encryption at rest ----------------------------------------------------------
+  // Saves are stored encrypted (AES-GCM). The key comes from the server (/offline/key) when a page
+  // loads and is kept in memory only, never in the device's storage; it changes when the user logs
+  // out, so what a lost tablet holds cannot be read.
+  var deviceKey = null;   // {key: CryptoKey (not extractable), id: string}
+  var keyLoading = null;
+
+  function loadKey() {
+    if (deviceKey) { return Promise.resolve(deviceKey); }
+    if (!keyLoading) {
+      keyLoading = fetch("/offline/key", { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (reply) {
+          if (!reply.ok || (reply.headers.get("Content-Type") || "").indexOf("json") < 0) { throw new Error("no key"); }
+          return reply.json();
+        })
+        .then(function (json) {
+          var raw = Uint8Array.from(atob(json.key), function (c) { return c.charCodeAt(0); });
+          return crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]).then(function (key) {
+            deviceKey = { key: key, id: json.id };
+            return deviceKey;
+          });
+        })
+        .catch(function () { return null; })
+        .then(function (found) { keyLoading = null; return found; });
+    }
+    return keyLoading;
+  }
+
+  function seal(content) {
+    return loadKey().then(function (k) {
+      if (!k) { throw new Error("no key"); }
+      var iv = crypto.getRandomValues(new Uint8Array(12));
+      var plain = new TextEncoder().encode(JSON.stringify(content));
+      return crypto.subtle.encrypt({ name: "AES-GCM", iv: iv }, k.key, plain).then(function (data) {
+        return { kid: k.id, iv: iv, data: data };
+      });
+    });
+  }
+
+  /* The save inside a stored record, or null when this key cannot read it. */
+  function unseal(record) {
+    return loadKey().then(function (k) {
+      if (!k) { throw new Error("no key"); }
+      if (record.kid !== k.id) { return null; }
+      return crypto.subtle.decrypt({ name: "AES-GCM", iv: record.iv }, k.key, record.data).then(function (plain) {
+        var content = JSON.parse(new TextDecoder().decode(plain));
+        content.seq = record.seq;
+        content.response = record.response;
+        return content;
+      }, function () { return null; });
+    });
+  }
+
   function newKey() {
     if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
     var bytes = new Uint8Array(16);
@@ -134,12 +187,20 @@
   // -- adding ------------------------------------------------------------------
   /* Write one save to the device, then start sending. ``fields`` is a list of [name, value]. */
   function enqueue(url, response, fields) {
-    var entry = { key: newKey(), url: url, response: response, fields: fields,
-                  user: currentUser(), at: Date.now() };
+    // Only the draft's public id, the user's number and the time are stored in clear.
+    var entry = { key: newKey(), url: url, response: response, fields: fields };
     pending += 1;
-    var written = writes.then(function () {
+    function sealed() {
+      // Without the key (not fetched yet, no network) the save waits in memory and is sealed later.
+      return seal({ key: entry.key, url: url, fields: fields }).catch(function () {
+        return new Promise(function (resolve) { setTimeout(resolve, 2000); }).then(sealed);
+      });
+    }
+    var written = writes.then(sealed).then(function (sealed) {
+      var record = { user: currentUser(), response: response, at: Date.now(),
+                     kid: sealed.kid, iv: sealed.iv, data: sealed.data };
       return tx("readwrite", function (store) {
-        var req = store.add(entry);
+        var req = store.add(record);
         req.onsuccess = function () { entry.seq = req.result; };
       });
     });
@@ -201,8 +262,18 @@
     var user = currentUser();
     function step() {
       return writes.then(all).then(function (entries) {
-        var entry = entries.filter(function (e) { return e.user === user && !held[e.response]; })[0];
-        if (!entry) { retryCount = 0; notify("idle"); return null; }
+        var record = entries.filter(function (e) { return e.user === user && !held[e.response]; })[0];
+        if (!record) { retryCount = 0; notify("idle"); return null; }
+        return unseal(record).then(function (entry) {
+          if (!entry) {
+            // Sealed with a key that no longer exists (the user's sessions were ended): unreadable.
+            return remove([record.seq]).then(step);
+          }
+          return sendOne(entry, entries);
+        }, function () { scheduleRetry(); return null; });  // no key yet (no network): later
+      });
+    }
+    function sendOne(entry, entries) {
         notify("sending", entry);
         return send(entry).then(function (result) {
           var reply = result.reply;
@@ -233,7 +304,6 @@
           scheduleRetry();
           return null;
         });
-      });
     }
     return step().then(function () { pumping = false; return refreshCount(); },
                        function () { pumping = false; scheduleRetry(); });
@@ -319,7 +389,10 @@
     reload: function () { leaving = true; window.location.reload(); }
   };
 
-  if (window.indexedDB && currentUser()) {
+  if (window.indexedDB && window.crypto && crypto.subtle && currentUser()) {
+    loadKey();
     refreshCount().then(function (n) { if (n) { pump(); } });
+  } else {
+    window.FormengineQueue = null;  // no safe storage here: the stepper posts its forms directly
   }
 })();

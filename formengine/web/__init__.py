@@ -46,6 +46,9 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(instruments.bp)
     app.register_blueprint(fill.bp)
+    from formengine.web import offline
+
+    app.register_blueprint(offline.bp)
     from formengine.web import admin, cases
 
     app.register_blueprint(cases.bp)

@@ -39,7 +39,7 @@ UNLOCK_FAILURES_KEY = "unlock_failures"
 MAX_UNLOCK_FAILURES = 5
 # What a respondent holding the tablet may reach; everything else leads back to their form.
 HANDOVER_ENDPOINTS = {"fill.step", "fill.save", "fill.review", "fill.submit", "fill.done",
-                      "fill.unlock", "fill.language", "static"}
+                      "fill.unlock", "fill.language", "offline.key", "static"}
 
 
 def in_handover() -> bool:

@@ -41,6 +41,23 @@ def wait_until_sent(page):
     page.wait_for_function("() => window.FormengineQueue && window.FormengineQueue.pending() === 0")
 
 
+STORED_ON_DEVICE = """() => new Promise((resolve, reject) => {
+  const req = indexedDB.open('formengine-answers', 1);
+  req.onupgradeneeded = () => req.result.createObjectStore('saves', {keyPath: 'seq', autoIncrement: true});
+  req.onsuccess = () => {
+    const all = req.result.transaction('saves').objectStore('saves').getAll();
+    all.onsuccess = () => resolve(all.result.map(r => ({
+      fields: Object.keys(r).sort(), clear: JSON.stringify({...r, data: null, iv: null}),
+      sealed: Array.from(new Uint8Array(r.data), b => String.fromCharCode(b)).join('')})));
+  };
+  req.onerror = () => reject(req.error);
+})"""
+
+
+def stored_on_device(page):
+    return page.evaluate(STORED_ON_DEVICE)
+
+
 def offline_answers(page, uuid):
     """Two answers tapped without a network: kept on screen, waiting on the tablet."""
     page.context.set_offline(True)
@@ -49,6 +66,13 @@ def offline_answers(page, uuid):
     page.locator("#save-status").get_by_text("Ikke gemt endnu").wait_for()
     page.get_by_role("status").filter(has_text=WAITING).wait_for()
     assert page.get_by_role("radio", name="Enig", exact=True).first.is_checked()
+    # On the device: two sealed saves; in clear only whose they are, the draft's id and when.
+    records = stored_on_device(page)
+    assert len(records) == 2
+    for record in records:
+        assert record["fields"] == ["at", "data", "iv", "kid", "response", "seq", "user"]
+        assert uuid in record["clear"] and "pss_" not in record["clear"]
+        assert "pss_" not in record["sealed"] and "csrf" not in record["sealed"]
 
 
 @pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
@@ -71,6 +95,22 @@ def test_offline_answers_then_hand_over_wait_for_the_network_and_are_saved_once(
     response = stored(live_app, uuid)
     assert response.answers == {"pss_1": 4, "pss_2": 5}
     assert response.version == 3  # two writes, each applied once
+    assert stored_on_device(page) == []  # nothing kept after the sync
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_log_out_waits_for_the_answers_and_leaves_nothing_on_the_device(tablet, live_app):
+    page = tablet
+    login(page)
+    start(page, PSS)
+    uuid = response_uuid(page)
+    offline_answers(page, uuid)
+    page.get_by_role("button", name="Log ud").tap()
+    page.get_by_role("status").filter(has_text="svarene sendes først").wait_for()
+    page.context.set_offline(False)
+    page.wait_for_url(re.compile(r"/login"))
+    assert stored(live_app, uuid).answers == {"pss_1": 4, "pss_2": 5}
+    assert stored_on_device(page) == []
 
 
 @pytest.mark.parametrize("tablet", ["landscape"], indirect=True)
