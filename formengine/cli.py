@@ -407,30 +407,82 @@ def report_group() -> None:
               help="First measurement: a number (1 = baseline), first, last or closing.")
 @click.option("--to", "to_wave", default="2", show_default=True, help="Second measurement (as --from).")
 @click.option("--municipality", "municipality_name", default=None, help="Only this municipality.")
+@click.option("--role", default=None, help="Respondent's role: child, youth, parent or other.")
+@click.option("--sex", default=None, help="Respondent's sex: female, male or not_stated.")
+@click.option("--age-band", default=None,
+              help="Respondent's age at the first measurement, e.g. 25-39 or 40+.")
+@click.option("--subject-sex", default=None, help="Sex of the person the answers are about (the child).")
+@click.option("--subject-age-band", default=None,
+              help="Age of the person the answers are about at the first measurement, e.g. 6-11.")
+@click.option("--enrolled-from", default=None, help="Families enrolled on or after YYYY-MM-DD.")
+@click.option("--enrolled-to", default=None, help="Families enrolled on or before YYYY-MM-DD.")
+@click.option("--by-municipality", is_flag=True, help="Add every municipality's figures side by side.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
 def report_progression_command(instrument_id: str, score_name: str, from_wave: str, to_wave: str,
-                               municipality_name: str | None, as_json: bool) -> None:
-    """Paired progression of SCORE_NAME of INSTRUMENT_ID between two measurements."""
+                               municipality_name: str | None, role: str | None, sex: str | None,
+                               age_band: str | None, subject_sex: str | None, subject_age_band: str | None,
+                               enrolled_from: str | None, enrolled_to: str | None, by_municipality: bool,
+                               as_json: bool) -> None:
+    """Paired progression of SCORE_NAME of INSTRUMENT_ID between two measurements (the web report's
+    figures and filters, unsuppressed: for operators on the server)."""
+    from datetime import date
+
     from sqlalchemy import select
 
     from formengine.db import get_db
-    from formengine.models import Municipality
+    from formengine.models import PERSON_ROLES, SEXES, Municipality
     from formengine.reports import Filters, ReportError, progression_report
+    from formengine.reports.data import parse_age_band
+    from formengine.reports.progression import compare_municipalities
+
+    def choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
+        if value is not None and value not in allowed:
+            fail(f"--{name}: {value!r} is not one of {', '.join(allowed)}")
+        return value
+
+    def band(name: str, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parse_age_band(value)
+        except ValueError as exc:
+            fail(f"--{name}: {exc}")
+        return value
+
+    def day(name: str, value: str | None) -> date | None:
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            fail(f"--{name}: {value!r} is not a date like 2024-03-01")
+        return None
 
     instrument = _instrument(instrument_id)
     with get_db().session() as session:
-        filters = Filters()
+        municipality_ids = None
         if municipality_name is not None:
             municipality = session.scalar(select(Municipality).where(Municipality.name == municipality_name))
             if municipality is None:
                 fail(f"unknown municipality {municipality_name!r}")
-            filters = Filters(municipality_ids=(municipality.id,))
+            municipality_ids = (municipality.id,)
+        filters = Filters(municipality_ids=municipality_ids, role=choice("role", role, PERSON_ROLES),
+                          sex=choice("sex", sex, SEXES), age_band=band("age-band", age_band),
+                          subject_sex=choice("subject-sex", subject_sex, SEXES),
+                          subject_age_band=band("subject-age-band", subject_age_band),
+                          enrolled_from=day("enrolled-from", enrolled_from),
+                          enrolled_to=day("enrolled-to", enrolled_to))
         try:
             report = progression_report(session, instrument, score_name, from_wave, to_wave, filters)
+            side_by_side = (
+                compare_municipalities(session, instrument, score_name, from_wave, to_wave, filters)
+                if by_municipality else [])
         except ReportError as exc:
             fail(str(exc))
     summary = report.summary()
+    if by_municipality:
+        summary["municipalities"] = [{"municipality": name, **one.summary()} for name, one in side_by_side]
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False))
         return
@@ -442,8 +494,17 @@ def report_progression_command(instrument_id: str, score_name: str, from_wave: s
     if summary["ci95"]:
         low, high = summary["ci95"]
         click.echo(f"  95% CI of the change: {low:+.2f} to {high:+.2f}")
-    if summary["effect_size"] is not None:
-        click.echo(f"  effect size (change / SD of changes): {summary['effect_size']:+.2f}")
+    if summary["p_t"] is not None:
+        click.echo(f"  paired t-test p = {summary['p_t']:.4f}")
+    if summary["p_wilcoxon"] is not None:
+        click.echo(f"  Wilcoxon signed-rank p = {summary['p_wilcoxon']:.4f}")
+    if summary["d_z"] is not None:
+        click.echo(f"  d_z (change / SD of changes): {summary['d_z']:+.2f}")
+    if summary["d_baseline"] is not None:
+        click.echo(f"  Cohen's d (change / baseline SD): {summary['d_baseline']:+.2f}")
+    if summary["hedges_g"] is not None:
+        click.echo(f"  Hedges' g: {summary['hedges_g']:+.2f}")
+    click.echo("  attrition: " + ", ".join(f"{k} {v}" for k, v in summary["attrition"].items()))
 
 
 from formengine.admin_cli import admin_group  # noqa: E402 - registered after the core commands

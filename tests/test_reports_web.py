@@ -177,3 +177,26 @@ def test_english_interface_and_withheld_csv(reports_data, login_as):
     rows = {r[0]: r[1:] for r in csv.reader(io.StringIO(body.lstrip("\ufeff")), delimiter=";") if r}
     assert rows["n_paired"] == ["x"] and rows["mean_change"] == [""] and rows["suppressed"] == ["True"]
     assert "figures withheld" in rows["note"][0]
+
+
+def test_progression_page_names_its_statistics_and_compares_municipalities(reports_data, login_as):
+    client = login_as("sysadmin")
+    client.post("/language", data={"lang": "en", "next": "/reports/", "csrf_token": _token(client)})
+    html = client.get("/reports/progression?score=who5:percent").get_data(as_text=True)
+    figures = _figures(html)
+    # changes in A: 12, 16, 4, 24, 8, 16 and in B: -40, -40 (eight pairs in all)
+    assert "Paired t-test, p-value" in figures and "Wilcoxon signed-rank test, p-value" in figures
+    assert "Cohen's d (mean change / SD at the first measurement)" in html.replace("&#39;", "'")
+    assert "d_z (mean change / SD of the changes)" in figures
+    assert "Municipalities side by side" in html and "Demo Kommune B" in html
+    assert "Why people measured at the first measurement have no second" in html
+    # a municipality administrator gets no side-by-side table
+    admin = login_as("admin-a")
+    assert "Municipalities side by side" not in admin.get("/reports/progression?score=who5:percent").get_data(
+        as_text=True)
+
+
+def _token(client):
+    from tests.conftest import csrf_token
+
+    return csrf_token(client.get("/reports/progression").get_data(as_text=True))

@@ -9,7 +9,7 @@ from formengine.instruments.definition import (
     load_definition,
     text,
 )
-from formengine.instruments.instrument import Instrument, ScoringError
+from formengine.instruments.instrument import Instrument, Reliability, ScoringError
 from formengine.instruments.scoring import (
     FLAG_LEVELS,
     SCORING_FAILED,
@@ -28,6 +28,7 @@ __all__ = [
     "AnswerCodec",
     "AnswerError",
     "AnswerRefused",
+    "Reliability",
     "Problem",
     "code_key",
     "codec_for",

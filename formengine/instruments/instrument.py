@@ -21,6 +21,38 @@ class ScoringError(RuntimeError):
     """Scoring broke the contract (e.g. a declared score name is missing from the result)."""
 
 
+RELIABILITY_KINDS = ("cronbach_alpha", "test_retest", "omega")
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """A published reliability coefficient of one score, for the Reliable Change Index.
+
+    ``coefficient`` lies strictly between 0 and 1; ``kind`` is one of
+    ``RELIABILITY_KINDS``; ``source`` names the publication (authors, year,
+    journal) so a report can cite it. ``sd`` is the reference standard
+    deviation the publication gives for the score; without it the reports use
+    the baseline standard deviation of the people they pair.
+    """
+
+    score: str
+    coefficient: float
+    kind: str
+    source: str
+    sd: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.coefficient < 1:
+            raise ValueError(f"reliability of {self.score!r}: the coefficient must lie between 0 and 1")
+        if self.kind not in RELIABILITY_KINDS:
+            kinds = ", ".join(RELIABILITY_KINDS)
+            raise ValueError(f"reliability of {self.score!r}: kind must be one of {kinds}")
+        if not self.source.strip():
+            raise ValueError(f"reliability of {self.score!r}: name the publication in source")
+        if self.sd is not None and not self.sd > 0:
+            raise ValueError(f"reliability of {self.score!r}: sd must be positive")
+
+
 @dataclass(frozen=True)
 class Instrument:
     """What a plugin registers through ``formengine_instruments``.
@@ -38,6 +70,9 @@ class Instrument:
     #: How answers stored under older definition versions read under this one
     #: (see :mod:`formengine.instruments.versions`).
     migrations: tuple[Migration, ...] = ()
+    #: Published reliability of declared scores (see :class:`Reliability`); reports compute the
+    #: Reliable Change Index for these scores only.
+    reliability: tuple[Reliability, ...] = ()
     #: The name of the plugin that registered it; set by the core's registry.
     plugin: str | None = field(default=None, compare=False)
 
@@ -48,6 +83,15 @@ class Instrument:
     @property
     def version(self) -> str:
         return self.definition.version
+
+    def __post_init__(self) -> None:
+        unknown = [r.score for r in self.reliability if r.score not in self.definition.score_names]
+        if unknown:
+            raise ValueError(f"{self.id}: reliability declared for unknown score(s) {', '.join(unknown)}")
+
+    def reliability_of(self, score_name: str) -> Reliability | None:
+        """The declared reliability of ``score_name``, or None."""
+        return next((r for r in self.reliability if r.score == score_name), None)
 
     def score_answers(
         self, answers: Mapping[str, Any], context: ScoringContext | None = None

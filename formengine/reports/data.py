@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from formengine.current_score import current_rows
@@ -50,14 +50,20 @@ class Filters:
     age_band: str | None = None
     enrolled_from: date | None = None
     enrolled_to: date | None = None
+    # the person the answers are about (the child of a parent's SDQ; the respondent for self-reports)
+    subject_sex: str | None = None
+    subject_age_band: str | None = None
 
     def age_range(self) -> tuple[int, int | None] | None:
         return parse_age_band(self.age_band) if self.age_band else None
 
+    def subject_age_range(self) -> tuple[int, int | None] | None:
+        return parse_age_band(self.subject_age_band) if self.subject_age_band else None
+
     def describe(self) -> dict[str, Any]:
         """The filters as plain data (for audit details and exports)."""
         out: dict[str, Any] = {}
-        for key in ("role", "sex", "age_band"):
+        for key in ("role", "sex", "age_band", "subject_sex", "subject_age_band"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
         if self.municipality_ids is not None:
@@ -72,13 +78,25 @@ class Filters:
 EVERYONE = Filters()
 
 
+def in_band(age: int | None, band: tuple[int, int | None] | None) -> bool:
+    """True when there is no band, or ``age`` is known and inside it."""
+    if band is None:
+        return True
+    low, high = band
+    return age is not None and age >= low and (high is None or age <= high)
+
+
 def _base_statement(instrument_id: str, filters: Filters) -> Select:
     respondent = aliased(Person)
+    subject = aliased(Person)
     stmt = (
-        select(Response, Score, Wave, respondent.role, respondent.sex, respondent.birth_date)
+        select(Response, Score, Wave, respondent.role, respondent.sex, respondent.birth_date,
+               subject.birth_date)
         .join(Score, Score.response_id == Response.id)
         .join(Wave, Wave.id == Response.wave_id)
         .outerjoin(respondent, respondent.id == Response.person_id)
+        # the answers are about about_person_id, else about the respondent
+        .outerjoin(subject, subject.id == func.coalesce(Response.about_person_id, Response.person_id))
         .where(Response.instrument_id == instrument_id, Response.status == "submitted")
         .order_by(Response.id, Score.id)
     )
@@ -88,6 +106,8 @@ def _base_statement(instrument_id: str, filters: Filters) -> Select:
         stmt = stmt.where(respondent.role == filters.role)
     if filters.sex:
         stmt = stmt.where(respondent.sex == filters.sex)
+    if filters.subject_sex:
+        stmt = stmt.where(subject.sex == filters.subject_sex)
     if filters.enrolled_from or filters.enrolled_to:
         stmt = stmt.join(Family, Family.id == Wave.family_id)
         if filters.enrolled_from:
@@ -112,7 +132,7 @@ def observations(
     rows = session.execute(stmt.execution_options(yield_per=1000))
     out: list[Observation] = []
     for row in current_rows(rows):
-        response, score, wave, _role, _sex, birth_date = row
+        response, score, wave, _role, _sex, birth_date, subject_birth_date = row
         obs = observation(
             response_id=response.id, municipality_id=response.municipality_id,
             person_id=response.person_id, about_person_id=response.about_person_id,
@@ -121,6 +141,7 @@ def observations(
             value=(score.scores or {}).get(score_name), band=(score.bands or {}).get(score_name),
             birth_date=birth_date, scoring_version=score.scoring_version,
             instrument_version=response.instrument_version,
+            subject_birth_date=subject_birth_date, family_id=wave.family_id,
         )
         if obs is not None:
             out.append(obs)

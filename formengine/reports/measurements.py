@@ -48,6 +48,9 @@ class Observation:
     extra: dict[str, Any] = field(default_factory=dict)
     scoring_version: str = ""
     instrument_version: str = ""
+    # age of the person the answers are about (the child of a parent's report; the respondent otherwise)
+    subject_age: int | None = None
+    family_id: int | None = None
 
 
 def series_key(person_id: int | None, about_person_id: int | None, municipality_id: int) -> tuple[Any, ...]:
@@ -84,7 +87,8 @@ def observation(*, response_id: int, municipality_id: int, person_id: int | None
                 about_person_id: int | None, wave_number: int, wave_kind: str,
                 submitted_at: datetime | None, created_at: datetime | None, valid: bool,
                 value: Any, band: str | None = None, birth_date: date | None = None,
-                scoring_version: str = "", instrument_version: str = "") -> Observation | None:
+                scoring_version: str = "", instrument_version: str = "",
+                subject_birth_date: date | None = None, family_id: int | None = None) -> Observation | None:
     """The observation of one score of one response, or None when it does not count."""
     if not valid or value is None:
         return None
@@ -95,6 +99,7 @@ def observation(*, response_id: int, municipality_id: int, person_id: int | None
         wave_number=wave_number, wave_kind=wave_kind, measured_on=when, value=float(value), band=band,
         age=age_on(birth_date, when), scoring_version=scoring_version or "",
         instrument_version=instrument_version or "",
+        subject_age=age_on(subject_birth_date, when), family_id=family_id,
     )
 
 

@@ -1,4 +1,12 @@
-"""Paired statistics for progression reports (pure: numbers in, numbers out)."""
+"""Statistics for progression reports (pure: numbers in, numbers out; distributions from scipy).
+
+Effect sizes, each named for what it divides by:
+
+- ``d_z``: mean change / SD of the changes (Cohen's d_z, the paired t's own scale);
+- ``d_baseline``: mean change / SD at the first measurement (Cohen's d on the baseline SD,
+  comparable with between-group effect sizes);
+- ``hedges_g``: ``d_baseline`` times the small-sample correction J = 1 - 3 / (4 (n - 1) - 1).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +14,22 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+from scipy import stats as scipy_stats
+
+RCI_CRITICAL = 1.96  # two-sided 5 % for the Reliable Change Index (Jacobson & Truax 1991)
+
 
 @dataclass(frozen=True)
 class PairedStats:
     """Summary of paired measurements (first -> second) for the people measured at both.
 
     ``ci95`` is the 95 % confidence interval of the mean change from the
-    paired t distribution (n - 1 degrees of freedom); ``effect_size`` is the
-    mean change divided by the standard deviation of the changes (Cohen's
-    d_z). Both are None when they cannot be computed (fewer than two pairs,
-    or no spread in the changes for the effect size).
+    paired t distribution (n - 1 degrees of freedom). ``p_t`` is the two-sided
+    p-value of the paired t-test, ``p_wilcoxon`` that of the Wilcoxon
+    signed-rank test (scipy's default: exact for small samples without ties,
+    else the normal approximation; zero changes dropped). Figures that cannot
+    be computed (too few pairs, no spread) are None.
     """
 
     n: int
@@ -24,7 +38,19 @@ class PairedStats:
     mean_change: float | None
     sd_change: float | None
     ci95: tuple[float, float] | None
-    effect_size: float | None
+    d_z: float | None
+    sd_from: float | None = None
+    d_baseline: float | None = None
+    hedges_g: float | None = None
+    t: float | None = None
+    p_t: float | None = None
+    wilcoxon_w: float | None = None
+    p_wilcoxon: float | None = None
+
+    @property
+    def effect_size(self) -> float | None:
+        """The former name of ``d_z`` (kept for scripts reading the JSON)."""
+        return self.d_z
 
 
 def mean(values: Sequence[float]) -> float | None:
@@ -40,8 +66,13 @@ def sample_sd(values: Sequence[float]) -> float | None:
     return math.sqrt(math.fsum((v - centre) ** 2 for v in values) / (len(values) - 1))
 
 
+def _finite(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
 def paired_stats(pairs: Sequence[tuple[float, float]], confidence: float = 0.95) -> PairedStats:
-    """Means, mean change, its paired-t confidence interval and the standardised effect size."""
+    """Means, mean change with its paired-t interval and p-value, Wilcoxon, and the effect sizes."""
     n = len(pairs)
     if n == 0:
         return PairedStats(0, None, None, None, None, None, None)
@@ -50,85 +81,107 @@ def paired_stats(pairs: Sequence[tuple[float, float]], confidence: float = 0.95)
     changes = [b - a for a, b in zip(before, after, strict=True)]
     change = math.fsum(changes) / n
     sd = sample_sd(changes)
-    ci = None
-    effect = None
+    sd_from = sample_sd(before)
+    ci = d_z = t = p_t = None
     if sd is not None:
-        half = t_quantile(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
+        half = float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
         ci = (change - half, change + half)
         if sd > 0:
-            effect = change / sd
-    return PairedStats(n, mean(before), mean(after), change, sd, ci, effect)
+            d_z = change / sd
+            t = change / (sd / math.sqrt(n))
+            p_t = float(2 * scipy_stats.t.sf(abs(t), n - 1))
+    d_baseline = change / sd_from if sd_from else None
+    hedges_g = d_baseline * (1 - 3 / (4 * (n - 1) - 1)) if d_baseline is not None and n > 2 else None
+    w = p_w = None
+    if any(c != 0 for c in changes):
+        result = scipy_stats.wilcoxon(np.array(changes))
+        w, p_w = _finite(result.statistic), _finite(result.pvalue)
+    return PairedStats(n, mean(before), mean(after), change, sd, ci, d_z, sd_from, d_baseline, hedges_g,
+                       t, p_t, w, p_w)
 
 
-# -- Student's t distribution ------------------------------------------------
-# Computed here rather than imported: a statistics library would add tens of
-# megabytes to every process for one number per report.
+@dataclass(frozen=True)
+class BandTest:
+    """A test of marginal homogeneity on a band-shift table: did the distribution over bands change?"""
 
-def _beta_continued_fraction(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function, evaluated with the modified Lentz method."""
-    tiny = 1e-300
-
-    def guard(value: float) -> float:
-        return tiny if abs(value) < tiny else value
-
-    c = 1.0
-    d = 1.0 / guard(1.0 - (a + b) * x / (a + 1.0))
-    result = d
-    for m in range(1, 1000):
-        # even step
-        numerator = m * (b - m) * x / ((a + 2 * m - 1.0) * (a + 2 * m))
-        d = 1.0 / guard(1.0 + numerator * d)
-        c = guard(1.0 + numerator / c)
-        result *= d * c
-        # odd step
-        numerator = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1.0))
-        d = 1.0 / guard(1.0 + numerator * d)
-        c = guard(1.0 + numerator / c)
-        step = d * c
-        result *= step
-        if abs(step - 1.0) < 1e-16:
-            break
-    return result
+    name: str  # "mcnemar_exact" (two bands) or "stuart_maxwell"
+    statistic: float | None
+    df: int | None
+    p: float | None
 
 
-def regularized_beta(x: float, a: float, b: float) -> float:
-    """I_x(a, b), the regularized incomplete beta function, for 0 <= x <= 1."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                 + a * math.log(x) + b * math.log1p(-x))
-    front = math.exp(log_front)
-    # the fraction converges fast on this side of the mean; use the symmetry otherwise
-    if x < (a + 1.0) / (a + b + 2.0):
-        return front * _beta_continued_fraction(a, b, x) / a
-    return 1.0 - front * _beta_continued_fraction(b, a, 1.0 - x) / b
+def band_shift_test(table: Sequence[Sequence[int]]) -> BandTest | None:
+    """McNemar's exact test for two bands, the Stuart-Maxwell test for more.
+
+    ``table[i][j]`` counts people in band i at the first and band j at the
+    second measurement. Bands nobody was in at either measurement are left
+    out. None when fewer than two bands remain or the test is undefined
+    (nobody changed band).
+    """
+    counts = np.array(table, dtype=float)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise ValueError("a band-shift table is square")
+    used = [i for i in range(counts.shape[0]) if counts[i, :].sum() + counts[:, i].sum() > 0]
+    counts = counts[np.ix_(used, used)]
+    k = len(used)
+    if k < 2:
+        return None
+    if k == 2:
+        b, c = int(counts[0, 1]), int(counts[1, 0])
+        if b + c == 0:
+            return None
+        p = scipy_stats.binomtest(b, b + c, 0.5).pvalue
+        return BandTest("mcnemar_exact", float(min(b, c)), None, float(p))
+    row, col = counts.sum(axis=1), counts.sum(axis=0)
+    d = (row - col)[:-1]
+    s = -(counts + counts.T)
+    np.fill_diagonal(s, row + col - 2 * np.diag(counts))
+    s = s[:-1, :-1]
+    try:
+        statistic = float(d @ np.linalg.solve(s, d))
+    except np.linalg.LinAlgError:
+        return None
+    df = k - 1
+    return BandTest("stuart_maxwell", statistic, df, float(scipy_stats.chi2.sf(statistic, df)))
 
 
-def t_cdf(t: float, df: float) -> float:
-    """P(T <= t) for Student's t with ``df`` degrees of freedom."""
-    tail = 0.5 * regularized_beta(df / (df + t * t), df / 2.0, 0.5)
-    return 1.0 - tail if t >= 0 else tail
+def reliable_change_index(first: float, second: float, sd: float, reliability: float) -> float:
+    """(second - first) / S_diff, S_diff = sqrt(2) * sd * sqrt(1 - reliability) (Jacobson & Truax 1991)."""
+    s_diff = math.sqrt(2.0) * sd * math.sqrt(1.0 - reliability)
+    return (second - first) / s_diff
 
 
-def t_quantile(p: float, df: float) -> float:
-    """The t value with P(T <= t) = p (0 < p < 1), found by bisection to machine precision."""
-    if not 0.0 < p < 1.0:
-        raise ValueError("p must lie strictly between 0 and 1")
-    if df <= 0:
-        raise ValueError("degrees of freedom must be positive")
-    if p < 0.5:
-        return -t_quantile(1.0 - p, df)
-    low, high = 0.0, 1.0
-    while t_cdf(high, df) < p:
-        low, high = high, high * 2.0
-    for _ in range(200):
-        middle = (low + high) / 2.0
-        if middle in (low, high):
-            break
-        if t_cdf(middle, df) < p:
-            low = middle
-        else:
-            high = middle
-    return (low + high) / 2.0
+def rci_direction(rci: float, higher_is: str | None) -> str:
+    """"improved", "deteriorated" or "unchanged" (|RCI| below 1.96); "changed" without ``higher_is``."""
+    if abs(rci) < RCI_CRITICAL:
+        return "unchanged"
+    if higher_is == "better":
+        return "improved" if rci > 0 else "deteriorated"
+    if higher_is == "worse":
+        return "improved" if rci < 0 else "deteriorated"
+    return "changed"
+
+
+@dataclass(frozen=True)
+class GroupComparison:
+    """Baseline values of two groups (completers vs non-completers): means, SDs and Welch's t-test."""
+
+    n_a: int
+    n_b: int
+    mean_a: float | None
+    mean_b: float | None
+    sd_a: float | None
+    sd_b: float | None
+    difference: float | None
+    p_welch: float | None
+
+
+def compare_groups(a: Sequence[float], b: Sequence[float]) -> GroupComparison:
+    """Compare two independent groups' values (Welch's t-test, unequal variances)."""
+    mean_a, mean_b = mean(a), mean(b)
+    p = None
+    sd_a, sd_b = sample_sd(a), sample_sd(b)
+    if sd_a is not None and sd_b is not None and (sd_a > 0 or sd_b > 0):
+        p = _finite(scipy_stats.ttest_ind(np.array(a), np.array(b), equal_var=False).pvalue)
+    diff = mean_a - mean_b if mean_a is not None and mean_b is not None else None
+    return GroupComparison(len(a), len(b), mean_a, mean_b, sd_a, sd_b, diff, p)

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
-from flask_login import login_required
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from formengine.audit import record
@@ -33,7 +33,7 @@ from formengine.reports.programme import (
     index_instruments,
     index_table,
 )
-from formengine.reports.progression import progression_report
+from formengine.reports.progression import compare_municipalities, comparison_table, progression_report
 from formengine.web import params
 from formengine.web.access import municipality_choices, municipality_scope, require_admin, scope, ui_lang
 
@@ -74,7 +74,9 @@ def filters_from_request() -> Filters:
     age_band = params.choice("age_band", AGE_BANDS, args)
     return Filters(municipality_ids=municipality_scope(args), role=role, sex=sex,
                    age_band=age_band, enrolled_from=params.iso_date("enrolled_from", args),
-                   enrolled_to=params.iso_date("enrolled_to", args))
+                   enrolled_to=params.iso_date("enrolled_to", args),
+                   subject_sex=params.choice("subject_sex", SEXES, args),
+                   subject_age_band=params.choice("subject_age_band", AGE_BANDS, args))
 
 
 def score_choices(lang: str) -> list[tuple[str, str]]:
@@ -141,6 +143,10 @@ def progression():
         spec = report.spec
         band_labels = {code: text(label, lang) for code, label in (spec.get("bands") or {}).items()}
         context.update(data=data, band_labels=band_labels, score_label=text(spec["label"], lang))
+        if current_user.is_sysadmin and report.filters.municipality_ids is None:
+            context["side_by_side"] = comparison_table(compare_municipalities(
+                db_session(), instrument, report.score_name, report.from_wave, report.to_wave,
+                report.filters), min_group())
         if not data["suppressed"] and report.stats.n:
             context["chart"] = data_uri(progression_chart(
                 report, f"{instrument.definition.title(lang)} – {text(spec['label'], lang)}",
@@ -165,7 +171,8 @@ def progression_csv():
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(["figure", "value"])
     for key in ("instrument", "score", "from", "to", "n_paired", "n_first_only", "mean_from", "mean_to",
-                "mean_change", "sd_change", "effect_size", "suppressed", "min_group"):
+                "mean_change", "sd_change", "effect_size", "d_z", "sd_from", "d_baseline", "hedges_g", "t",
+                "p_t", "wilcoxon_w", "p_wilcoxon", "suppressed", "min_group"):
         value = data[key]
         if value is None:
             value = WITHHELD if key.startswith("n_") else ""
@@ -175,6 +182,14 @@ def progression_csv():
     writer.writerow(["ci95_high", ci[1]])
     for key, value in (data["directions"] or {}).items():
         writer.writerow([f"n_{key}", WITHHELD if value is None else value])
+    for key, value in (data["rci"] or {}).items():
+        writer.writerow([f"n_rci_{key}", WITHHELD if value is None else value])
+    for key, value in (data["attrition"] or {}).items():
+        writer.writerow([f"n_attrition_{key}", WITHHELD if value is None else value])
+    if data["band_test"]:
+        for key in ("test", "statistic", "df", "p"):
+            value = data["band_test"][key]
+            writer.writerow([f"band_test_{key}", "" if value is None else value])
     if data["shift"]:
         writer.writerow([])
         writer.writerow(["shift: from \\ to", *data["bands"]])
