@@ -103,6 +103,7 @@ def main() -> None:
     from formengine import create_app
     from formengine.db import get_db
     from formengine.registry import get_registry
+    from formengine.rescore_service import alert_notifier
     from formengine.rescoring import BATCH, Summary, Target, execute_run, start_run
     from formengine.scoring_context import scoring_context
 
@@ -119,11 +120,12 @@ def main() -> None:
     targets = {"who5": Target(bumped, scoring_context(app, who5))}
     batch = args.batch or BATCH
     timings = {}
+    notifier = alert_notifier(app)
     with app.app_context(), get_db(app).session() as session:
         for label, dry in (("preview", True), ("rescore", False), ("second rescore", False)):
             run = start_run(session, ["who5"], dry_run=dry)
             cpu, wall = time.process_time(), time.perf_counter()
-            run = execute_run(session, run.id, targets, batch=batch)
+            run = execute_run(session, run.id, targets, batch=batch, on_alerts=notifier)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             timings[label] = wall
             summary = Summary.from_dict(run.summary)

@@ -10,11 +10,12 @@ the ``formengine_alert`` hook; the core itself sends nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from formengine import audit
@@ -100,26 +101,33 @@ def acknowledge(session: Session, alert: Alert, note: str, *, user: Any) -> Aler
     return alert
 
 
-def notify(session: Session, registry: Any, response: Response | None = None) -> int:
+def notify(session: Session, registry: Any, response: Response | None = None,
+           response_ids: Iterable[int] | None = None) -> int:
     """Call ``formengine_alert`` once for each alert of ``response`` not yet passed on; returns how many.
 
-    With ``response`` None, every alert not yet passed on (after an import).
+    With ``response_ids``, the alerts of those responses (what a rescoring
+    batch raised); with neither, every alert not yet passed on (after an import).
     Call it after the responses are stored (views and commands do, then commit).
     Each plugin's implementation is guarded: one that raises is logged with its
     name and does not stop the others, and the alert is still shown in the app.
     """
-    stmt = select(Alert).where(Alert.notified_at.is_(None)).order_by(Alert.id)
+    stmt = (select(Alert, Response.uuid).join(Response, Response.id == Alert.response_id)
+            .where(Alert.notified_at.is_(None)).order_by(Alert.id))
     if response is not None:
         stmt = stmt.where(Alert.response_id == response.id)
-    pending = list(session.scalars(stmt))
-    sent = 0
-    for alert in pending:
-        municipality = session.get(Municipality, alert.municipality_id) if alert.municipality_id else None
+    if response_ids is not None:
+        stmt = stmt.where(Alert.response_id.in_(list(response_ids)))
+    pending = session.execute(stmt).all()
+    if not pending:
+        return 0
+    places = {a.municipality_id for a, _ in pending if a.municipality_id is not None}
+    names = dict(session.execute(select(Municipality.id, Municipality.name)
+                                 .where(Municipality.id.in_(places))).all()) if places else {}
+    for alert, uuid in pending:
         notice = AlertNotice(code=alert.code, message=alert.message, instrument_id=alert.instrument_id,
-                             response_uuid=alert.response.uuid,
-                             municipality=municipality.name if municipality else None,
+                             response_uuid=uuid, municipality=names.get(alert.municipality_id or 0),
                              raised_at=alert.raised_at)
         registry.call_guarded("formengine_alert", alert=notice, instrument=registry.get(alert.instrument_id))
-        alert.notified_at = utcnow()
-        sent += 1
-    return sent
+    passed_on = [alert.id for alert, _ in pending]
+    session.execute(update(Alert).where(Alert.id.in_(passed_on)).values(notified_at=utcnow()))
+    return len(pending)

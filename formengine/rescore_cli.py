@@ -45,7 +45,7 @@ def rescore_command(instrument_ids: tuple[str, ...], municipality_name: str | No
     rows are kept. Shows what would change (responses rescored, valid <-> invalid,
     band changes per band) and asks before writing. An interrupted run is resumed.
     """
-    from formengine.rescore_service import targets_for
+    from formengine.rescore_service import alert_notifier, targets_for
 
     app = current_flask_app()
     try:
@@ -64,7 +64,8 @@ def rescore_command(instrument_ids: tuple[str, ...], municipality_name: str | No
                 _fail(f"rescoring is refused: run #{active.id} "
                       f"({', '.join(active.instruments)}) is {active.status}")
             click.echo(f"Resuming interrupted run #{active.id} ({', '.join(active.instruments)}).")
-            run = execute_run(session, active.id, targets_for(app, active.instruments), resume=True)
+            run = execute_run(session, active.id, targets_for(app, active.instruments), resume=True,
+                              on_alerts=alert_notifier(app))
             _print("Done:" if not run.dry_run else "Preview:", Summary.from_dict(run.summary))
             return
         try:
@@ -85,7 +86,7 @@ def rescore_command(instrument_ids: tuple[str, ...], municipality_name: str | No
             return
         try:
             run = start_run(session, targets, municipality_id=municipality_id, reason="command line")
-            run = execute_run(session, run.id, targets)
+            run = execute_run(session, run.id, targets, on_alerts=alert_notifier(app))
         except RescoreError as exc:
             _fail(str(exc))
         _print(f"Rescored (run #{run.id}; old score rows kept):", Summary.from_dict(run.summary))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from formengine.instruments import Instrument
 from formengine.rescoring import RescoreError, Target, execute_run
@@ -55,4 +56,20 @@ def run_rescore_job(app: Flask, run_id: int) -> None:
         if run is None:
             return
         targets = targets_for(app, [i for i in run.instruments if i in {x.id for x in rescorable(app)}])
-        execute_run(session, run_id, targets, resume=True)
+        execute_run(session, run_id, targets, resume=True, on_alerts=alert_notifier(app))
+
+
+def alert_notifier(app: Flask) -> Callable[[Session, list[int]], None]:
+    """What a run calls after each batch: ``formengine_alert`` once for each alert the batch raised
+    (the batch passes the responses it raised alerts for)."""
+    from formengine.alerts import notify
+    from formengine.registry import get_registry
+
+    registry = get_registry(app)
+
+    def on_alerts(session: Session, response_ids: list[int]) -> None:
+        for start in range(0, len(response_ids), 1000):
+            notify(session, registry, response_ids=response_ids[start:start + 1000])
+            session.commit()
+
+    return on_alerts

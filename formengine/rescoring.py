@@ -21,19 +21,20 @@ No Flask here: the caller hands in the targets (instrument + scoring context).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import Text, cast, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from formengine import audit
 from formengine.current_score import current_score_id, current_score_ids_between
 from formengine.instruments import Instrument, ScoringContext
-from formengine.models import Municipality, RescoreRun, Response, Score, User, utcnow
+from formengine.models import Alert, Municipality, Person, RescoreRun, Response, Score, User, utcnow
 from formengine.models.rescoring import ACTIVE
 from formengine.responses import context_key
 
@@ -169,11 +170,17 @@ def _busy_message(run: RescoreRun) -> str:
 
 
 def execute_run(session: Session, run_id: int, targets: Mapping[str, Target], *,
-                resume: bool = False, batch: int = BATCH) -> RescoreRun:
+                resume: bool = False, batch: int = BATCH,
+                on_alerts: Callable[[Session, list[int]], None] | None = None) -> RescoreRun:
     """Carry out run ``run_id`` batch by batch, committing each batch; returns the finished run.
 
     ``targets`` maps instrument id to its current scoring rules. With
     ``resume`` a run left running (interrupted) is continued from its cursor.
+    Alert flags of the new scores are recorded as alerts in the batch's
+    transaction (each code once per response, as on submit: one that was
+    already raised, even acknowledged, is not raised again); after each batch
+    is committed, ``on_alerts(session, response_ids)`` gets the responses
+    with new alerts, so the caller can pass each alert to ``formengine_alert`` once.
     """
     run = session.get(RescoreRun, run_id)
     if run is None:
@@ -191,12 +198,16 @@ def execute_run(session: Session, run_id: int, targets: Mapping[str, Target], *,
     summary = Summary.from_dict(run.summary)
     wanted = {i: targets[i] for i in run.instruments}
     keys = {i: t.contexts() for i, t in wanted.items()}
+    memo: dict[str, Any] = {}
     try:
         while True:
-            done = _batch(session, run, wanted, keys, summary, batch)
+            done = _batch(session, run, wanted, keys, summary, batch, memo)
             run.summary = summary.to_dict()
             run.heartbeat_at = utcnow()
             session.commit()
+            alerted = memo.pop("alerts", None)
+            if alerted and on_alerts is not None:
+                on_alerts(session, alerted)
             if not done:
                 break
     except Exception as exc:
@@ -219,15 +230,79 @@ def _finish(session: Session, run: RescoreRun, status: str, error: str | None = 
     session.commit()
 
 
+class _Scored:
+    """One answer set's new score row, worked out once per run (scoring is pure: same answers,
+    same context, same result), with its JSON already written out for the database."""
+
+    __slots__ = ("alerts", "bands", "copy_head", "copy_tail", "row", "scores", "valid")
+
+    def __init__(self, result: Any, instrument: Instrument, key: str, context: ScoringContext, run_id: int):
+        self.valid = bool(result.valid)
+        self.scores = dict(result.scores)
+        self.bands = dict(result.bands)
+        self.alerts = [(f.code, f.message) for f in result.alerts()]
+        flags = [f.to_dict() for f in result.flags]
+        options = dict(context.options)
+        # every column after response_id and instrument_version (see _COPY_COLUMNS)
+        self.row = {"scoring_version": instrument.scoring_version, "valid": self.valid,
+                    "scores": self.scores, "bands": self.bands, "flags": flags,
+                    "context_key": key, "rescore_run_id": run_id, "error": None, "options": options}
+        # the COPY columns before and after computed_at (which is each batch's own time)
+        self.copy_head = "\t".join([
+            _copy_text(instrument.scoring_version), "t" if self.valid else "f",
+            _copy_text(_dumps(self.scores)), _copy_text(_dumps(self.bands)), _copy_text(_dumps(flags))])
+        self.copy_tail = "\t".join([_copy_text(key), str(run_id), r"\N", _copy_text(_dumps(options))])
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _copy_text(value: str) -> str:
+    """A value in COPY's text format: backslash, tab and line breaks escaped."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+class _Memo:
+    """Decodes JSON text and caches what it decoded (score columns take few distinct values)."""
+
+    def __init__(self, limit: int = 50_000):
+        self.limit = limit
+        self.seen: dict[Any, Any] = {}
+
+    def __call__(self, text: Any) -> Any:
+        if not isinstance(text, str):
+            return text  # already decoded, or NULL
+        found = self.seen.get(text)
+        if found is None:
+            if len(self.seen) >= self.limit:
+                self.seen.clear()
+            found = self.seen[text] = json.loads(text)
+        return found
+
+
 def _batch(session: Session, run: RescoreRun, targets: Mapping[str, Target],
            keys: Mapping[str, Callable[[int | None], tuple[ScoringContext, str]]],
-           summary: Summary, size: int) -> int:
-    """Rescore the next ``size`` responses after the cursor; returns how many were read."""
+           summary: Summary, size: int, memo: dict[str, Any] | None = None) -> int:
+    """Rescore the next ``size`` responses after the cursor; returns how many were read.
+
+    No ORM objects: rows are read as plain tuples with their JSON columns as
+    text, each distinct answer set is scored once per run (``memo``), and the
+    new score rows go to the database in one COPY (PostgreSQL) or one
+    executemany INSERT.
+    """
+    memo = {} if memo is None else memo
+    decoded = memo.setdefault("json", _Memo())
+    scored: dict[tuple[str, str, str], _Scored | None] = memo.setdefault("scored", {})
+    if len(scored) > 100_000:
+        scored.clear()
     # Two index-range queries per batch: the next responses after the cursor, then their current
     # scores (a join per row would make PostgreSQL hash the whole score table for every batch).
     stmt = (
-        select(Response.id, Response.instrument_id, Response.instrument_version, Response.answers,
-               Response.municipality_id)
+        select(Response.id, Response.instrument_id, Response.instrument_version,
+               cast(Response.answers, Text), Response.municipality_id)
         .where(Response.id > run.cursor, Response.status == "submitted",
                Response.instrument_id.in_(list(targets)))
         .order_by(Response.id)
@@ -240,75 +315,119 @@ def _batch(session: Session, run: RescoreRun, targets: Mapping[str, Target],
         return 0
     ids = [r[0] for r in responses]
     current = {row[0]: row[1:] for row in session.execute(
-        select(Score.response_id, Score.scoring_version, Score.context_key, Score.valid, Score.scores,
-               Score.bands, Score.error)
+        select(Score.response_id, Score.scoring_version, Score.context_key, Score.valid,
+               cast(Score.scores, Text), cast(Score.bands, Text), Score.error)
         .where(Score.id.in_(current_score_ids_between(ids[0], ids[-1]))))}
     none = (None,) * 6
-    new_rows: list[dict[str, Any]] = []
+    new_rows: list[tuple[int, str, _Scored]] = []
+    alerting: list[tuple[int, _Scored]] = []
     now = utcnow()
-    for rid, instrument_id, iversion, answers, municipality_id in responses:
-        sversion, ckey, valid, scores, bands, error = current.get(rid, none)
+    for rid, instrument_id, iversion, answers_text, municipality_id in responses:
+        sversion, ckey, valid, scores_text, bands_text, error = current.get(rid, none)
         summary.examined += 1
-        target = targets[instrument_id]
-        instrument = target.instrument
+        instrument = targets[instrument_id].instrument
         context, key = keys[instrument_id](municipality_id)
         # a "scoring failed" row is retried even under the current rules (the plugin may be fixed)
         if sversion == instrument.scoring_version and ckey == key and error is None:
             summary.unchanged += 1
             continue
-        try:
-            result = score_stored(instrument, answers or {}, context)
-        except Exception:  # noqa: BLE001 - plugin code: a failure is counted and the old score stays
+        text = answers_text if isinstance(answers_text, str) else _dumps(answers_text)
+        memo_key = (instrument_id, key, text)
+        if memo_key in scored:
+            new = scored[memo_key]
+        else:
+            try:
+                answers = json.loads(answers_text) if isinstance(answers_text, str) else answers_text
+                result = score_stored(instrument, answers or {}, context)
+                new = _Scored(result, instrument, key, context, run.id)
+            except Exception:  # noqa: BLE001 - plugin code: a failure is counted and the old score stays
+                new = None
+            scored[memo_key] = new
+        if new is None:
             summary.failed += 1
             continue
         summary.rescored += 1
-        new_bands = dict(result.bands)
-        if (sversion is None or result.valid != valid or dict(result.scores) != (scores or {})
-                or new_bands != (bands or {})):
+        scores, bands = decoded(scores_text) or {}, decoded(bands_text) or {}
+        if sversion is None or new.valid != valid or new.scores != scores or new.bands != bands:
             summary.changed += 1
-        if valid is not None and valid and not result.valid:
+        if valid is not None and valid and not new.valid:
             summary.valid_to_invalid += 1
-        elif valid is not None and not valid and result.valid:
+        elif valid is not None and not valid and new.valid:
             summary.invalid_to_valid += 1
-        for name in sorted(set(new_bands) | set(bands or {})):
-            before, after = (bands or {}).get(name), new_bands.get(name)
-            if before != after:
-                per = summary.bands.setdefault(f"{instrument_id}.{name}", {})
-                change = f"{before or '-'} → {after or '-'}"
-                per[change] = per.get(change, 0) + 1
+        if new.bands != bands:
+            for name in sorted(set(new.bands) | set(bands)):
+                before, after = bands.get(name), new.bands.get(name)
+                if before != after:
+                    per = summary.bands.setdefault(f"{instrument_id}.{name}", {})
+                    change = f"{before or '-'} → {after or '-'}"
+                    per[change] = per.get(change, 0) + 1
         if not run.dry_run:
-            new_rows.append({
-                "response_id": rid, "instrument_version": iversion,
-                "scoring_version": instrument.scoring_version, "valid": result.valid,
-                "scores": dict(result.scores), "bands": new_bands,
-                "flags": [f.to_dict() for f in result.flags], "computed_at": now,
-                "context_key": key, "rescore_run_id": run.id,
-                "error": None, "options": dict(context.options),
-            })
+            new_rows.append((rid, iversion, new))
+            if new.alerts:
+                alerting.append((rid, new))
     if new_rows:
-        _insert_scores(session, new_rows)
+        _insert_scores(session, new_rows, now)
+    if alerting:
+        memo.setdefault("alerts", []).extend(_raise_alerts(session, alerting, now))
     run.cursor = ids[-1]
     return len(ids)
 
 
 _COPY_COLUMNS = ("response_id", "instrument_version", "scoring_version", "valid", "scores", "bands", "flags",
                  "computed_at", "context_key", "rescore_run_id", "error", "options")
-_JSON_COLUMNS = frozenset({"scores", "bands", "flags", "options"})
 
 
-def _insert_scores(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Add score rows in the session's transaction: COPY on PostgreSQL (several times faster), else INSERT."""
+def _insert_scores(session: Session, rows: list[tuple[int, str, _Scored]], now: Any) -> None:
+    """Add score rows in the session's transaction: one COPY on PostgreSQL, else one executemany INSERT."""
     connection = session.connection()
     if connection.dialect.name != "postgresql" or connection.dialect.driver != "psycopg":
-        session.execute(insert(Score), rows)
+        session.execute(insert(Score), [{"response_id": rid, "instrument_version": iversion,
+                                         "computed_at": now, **new.row} for rid, iversion, new in rows])
         return
-    from psycopg.types.json import Jsonb
-
     raw: Any = connection.connection.driver_connection  # psycopg's own connection (checked above)
-    columns = ", ".join(_COPY_COLUMNS)
-    with raw.cursor() as cursor, cursor.copy(f"COPY score ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([Jsonb(row[c]) if c in _JSON_COLUMNS else row[c] for c in _COPY_COLUMNS])
+    stamp = now.isoformat()
+    data = "".join(f"{rid}\t{_copy_text(iversion)}\t{new.copy_head}\t{stamp}\t{new.copy_tail}\n"
+                   for rid, iversion, new in rows)
+    with raw.cursor() as cursor, cursor.copy(f"COPY score ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
+        copy.write(data)
+
+
+def _raise_alerts(session: Session, alerting: list[tuple[int, _Scored]], now: Any) -> list[int]:
+    """Record the alert flags the new scores raise (each code once per response, as on submit).
+
+    Returns the ids of the responses that got a new alert, for ``formengine_alert``
+    (see :func:`execute_run`).
+    """
+    ids = [rid for rid, _ in alerting]
+    known: set[tuple[int, str]] = {(rid, code) for rid, code in session.execute(
+        select(Alert.response_id, Alert.code).where(Alert.response_id.in_(ids)))}
+    subject_id = func.coalesce(Response.about_person_id, Response.person_id)
+    about = {row[0]: row[1:] for row in session.execute(
+        select(Response.id, Response.municipality_id, Response.instrument_id, subject_id, Person.family_id)
+        .outerjoin(Person, Person.id == subject_id)
+        .where(Response.id.in_(ids)))}
+    rows = []
+    for rid, new in alerting:
+        municipality_id, instrument_id, person_id, family_id = about[rid]
+        for code, message in new.alerts:
+            if (rid, code) in known:
+                continue
+            known.add((rid, code))
+            rows.append({"response_id": rid, "municipality_id": municipality_id, "family_id": family_id,
+                         "person_id": person_id, "instrument_id": instrument_id, "code": code,
+                         "message": message[:500], "raised_at": now})
+    if not rows:
+        return []
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
+        raw: Any = connection.connection.driver_connection
+        columns = list(rows[0])
+        with raw.cursor() as cursor, cursor.copy(f"COPY alert ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+    else:
+        session.execute(insert(Alert), rows)
+    return sorted({row["response_id"] for row in rows})
 
 
 def municipality_id_by_name(session: Session, name: str) -> int | None:

@@ -9,7 +9,7 @@ from formengine.api import Instrument, ScoreResult, hookimpl, load_definition
 from formengine.cli import main
 from formengine.db import get_db
 from formengine.demo import load_demo
-from formengine.models import AuditEvent, RescoreRun, Response, Score
+from formengine.models import Alert, AuditEvent, RescoreRun, Response, Score
 from formengine.models.base import utcnow
 from formengine.registry import get_registry
 from formengine.rescore_service import targets_for
@@ -31,8 +31,8 @@ MOOD = {
 }
 
 
-def mood_plugin(version: str, missing_allowed: int):
-    """Version 1 allows two missing items (prorated); version 2 allows one."""
+def mood_plugin(version: str, missing_allowed: int, alert_at: int | None = None):
+    """Version 1 allows two missing items (prorated); version 2 allows one; ``alert_at`` raises an alert."""
     def score(answers, context):
         given = [answers[f"m_{i}"] for i in range(1, 5) if f"m_{i}" in answers]
         if 4 - len(given) > missing_allowed:
@@ -40,8 +40,11 @@ def mood_plugin(version: str, missing_allowed: int):
             result.flag("missing_items", "too many missing items")
             return result
         total = round(sum(given) * 4 / len(given))
-        return ScoreResult(valid=True, scores={"mood": total},
-                           bands={"mood": "high" if total >= 6 else "low"})
+        result = ScoreResult(valid=True, scores={"mood": total},
+                             bands={"mood": "high" if total >= 6 else "low"})
+        if alert_at is not None and total <= alert_at:
+            result.flag("very_low_mood", "follow up on the low mood", level="alert")
+        return result
 
     class Plugin:
         @hookimpl
@@ -306,3 +309,25 @@ def test_rescoring_uses_each_municipalitys_own_settings(make_app):
     assert by_town[ids[0]][0] == {"who5_band_scheme": "dk_practice"}
     assert by_town[ids[1]][0] == {"who5_band_scheme": "topp2015"}
     assert by_town[ids[0]][1] != by_town[ids[1]][1]  # 32 reads differently under the two schemes
+
+
+def test_rescoring_raises_the_alerts_the_new_scores_raise_once(stored, make_app):
+    from tests.test_alerts import recorder
+
+    calls = recorder()
+    app = make_app(EXTRA_PLUGINS=mood_plugin("3", 1, alert_at=4) + [(calls, "alert_recorder")])
+    runner = app.test_cli_runner()
+    assert runner.invoke(main, ["rescore", "tmood", "--yes"]).exit_code == 0
+    with get_db(app).session() as session:
+        alerts = session.scalars(select(Alert)).all()
+        uuid = session.scalars(select(Response.uuid).order_by(Response.id)).all()[1]
+    # only the response whose new score is 4 (one item missing, prorated) raises the alert
+    assert [(a.code, a.acknowledged_at, a.notified_at is not None) for a in alerts] == [
+        ("very_low_mood", None, True)]
+    assert calls.calls == [("very_low_mood", "tmood", uuid, "Mood town", "tmood")]
+    # a later rule change with the same alert raises nothing again (one alert per response and code)
+    again = make_app(EXTRA_PLUGINS=mood_plugin("4", 1, alert_at=4) + [(calls, "alert_recorder")])
+    assert again.test_cli_runner().invoke(main, ["rescore", "tmood", "--yes"]).exit_code == 0
+    with get_db(again).session() as session:
+        assert session.scalar(select(func.count()).select_from(Alert)) == 1
+    assert len(calls.calls) == 1
