@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_MAX_HOURS": 12,
     # Practice fills (no person, no round) are deleted this many days after their last change.
     "PRACTICE_KEEP_DAYS": 7,
+    # A municipality administrator refused this many login names (taken, here or elsewhere) within an
+    # hour may add no user until the hour has passed: usernames cannot be used to probe other
+    # municipalities for their staff's login names.
+    "USERNAME_REFUSALS_PER_HOUR": 5,
     "BABEL_DEFAULT_LOCALE": "da",
     "LANGUAGES": ["da", "en"],
     # A tablet form may stay open for a long time; the token lives as long as the session.

@@ -6,13 +6,14 @@ administrator picks one with ``?municipality=<id>``. Team members get 403.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, select
 from wtforms import IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
@@ -29,7 +30,14 @@ from formengine.catalogue import (
     set_enabled,
 )
 from formengine.db import db_session
-from formengine.models import ROLE_MUNICIPALITY_ADMIN, ROLE_TEAM_MEMBER, AuditEvent, Municipality, User
+from formengine.models import (
+    ROLE_MUNICIPALITY_ADMIN,
+    ROLE_TEAM_MEMBER,
+    AuditEvent,
+    Municipality,
+    User,
+    utcnow,
+)
 from formengine.plan import ABOUT, FILLED_BY, RESPONDENT_ROLES, WAVE_KINDS, PlanError, Rule, Schedule
 from formengine.registry import get_registry
 from formengine.web import params, sessions
@@ -282,6 +290,17 @@ def _users_page(municipality: Municipality, form: UserForm | None = None, status
                            form=form or UserForm(formdata=None)), status
 
 
+def _refused_usernames_in_the_last_hour(session) -> int:
+    """How many login names this administrator was refused in the last hour (none count for a system
+    administrator, who sees every user anyway)."""
+    if current_user.is_sysadmin:
+        return 0
+    since = utcnow() - timedelta(hours=1)
+    return session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "refuse", AuditEvent.entity == "user", AuditEvent.user_id == current_user.id,
+        AuditEvent.at >= since)) or 0
+
+
 @bp.route("/users", methods=["GET", "POST"])
 @admin_required
 def users():
@@ -295,8 +314,18 @@ def users():
     if not form.validate_on_submit():
         return _users_page(municipality, form, 400)
     session = db_session()
+    if _refused_usernames_in_the_last_hour(session) >= int(current_app.config["USERNAME_REFUSALS_PER_HOUR"]):
+        # Checked before the name, so that past the limit a free name and a taken one get the same answer.
+        form.username.errors = [_("Too many login names were refused in the last hour. Try again later, "
+                                  "or ask a system administrator.")]
+        return _users_page(municipality, form, 429)
     if session.scalar(select(User.id).where(User.username == form.username.data)) is not None:
-        # Usernames are unique across municipalities; the message must not say where one is used.
+        # Usernames are unique across municipalities; the message must not say where one is used, and
+        # every refusal is recorded and counted, so trying names to find another municipality's is
+        # visible in the audit trail and soon stopped.
+        audit.record(session, "refuse", "user", form.username.data, {"reason": "username_unavailable"},
+                     municipality_id=municipality.id)
+        session.commit()
         form.username.errors = [_("This username cannot be used. Choose another one.")]
         return _users_page(municipality, form, 400)
     from formengine.security import hash_secret
