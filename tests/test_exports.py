@@ -45,7 +45,8 @@ def data(make_app):
         other = world.family(b, "SAG-B1")
         father = world.person(other, name="Far")
         world.respond("who5", who5_answers(80), father, world.wave(other, 1))
-        ids.update(a=a.id, b=b.id, a_key=a.pseudonym_key, mother=mother.id, father=father.id, child=child.id)
+        ids.update(a=a.id, b=b.id, a_key=a.pseudonym_key, mother=mother.id, father=father.id, child=child.id,
+                   family_a=family.id)
     return app, registry, ids
 
 
@@ -184,37 +185,88 @@ def test_spss_sav_has_variable_and_value_labels(data, tmp_path):
     assert meta.variable_value_labels["who5_percent_band_w1"][1.0].startswith("Sandsynlig depression")
 
 
-def test_fhir_resources_validate_as_r4(data):
-    from fhir.resources.R4B.observation import Observation
-    from fhir.resources.R4B.questionnaire import Questionnaire
-    from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+FHIR_MODELS = ("Questionnaire", "QuestionnaireResponse", "Observation", "Patient", "Group")
 
+
+def _validate_fhir(resources):
+    """Every resource through the fhir.resources models (R4B, which keeps R4's shape for these)."""
+    import importlib
+
+    for resource in resources:
+        kind = resource["resourceType"]
+        assert kind in FHIR_MODELS, kind
+        module = importlib.import_module(f"fhir.resources.R4B.{kind.lower()}")
+        getattr(module, kind).model_validate(resource)
+
+
+def _measurement(resource):
+    ext = next(e for e in resource["extension"] if e["url"].endswith(":measurement"))
+    return {e["url"]: next(v for k, v in e.items() if k.startswith("value")) for e in ext["extension"]}
+
+
+def test_fhir_resources_validate_as_r4(data):
     app, registry, ids = data
     export, body = _export(app, registry, layout="long", fmt="fhir", instruments=("who5", "tscale"))
     assert export.mimetype == "application/fhir+ndjson"
     resources = [json.loads(line) for line in body.decode("utf-8").splitlines()]
+    _validate_fhir(resources)
     questionnaires = [r for r in resources if r["resourceType"] == "Questionnaire"]
     answers = [r for r in resources if r["resourceType"] == "QuestionnaireResponse"]
     assert len(questionnaires) == 2 and len(answers) == 5
-    for resource in questionnaires:
-        Questionnaire.model_validate(resource)
-    for resource in answers:
-        QuestionnaireResponse.model_validate(resource)
     # each scored response's current score, derived from it and naming the scoring version
     observations = [r for r in resources if r["resourceType"] == "Observation"]
     assert len(observations) == len(answers)
-    for resource in observations:
-        Observation.model_validate(resource)
     assert {o["derivedFrom"][0]["reference"] for o in observations} == {
         f"QuestionnaireResponse/{a['id']}" for a in answers}
     assert all(o["method"]["coding"][0]["code"] == "1" for o in observations)
     who5 = next(q for q in questionnaires if q["url"].endswith(":who5"))
     assert who5["item"][0]["answerOption"][5]["valueCoding"]["code"] == "5"
     mother = pseudonym(ids["a_key"], "person", ids["mother"])
+    child = pseudonym(ids["a_key"], "person", ids["child"])
     closing = [r for r in answers if r["subject"]["identifier"]["value"] == mother
                and r["questionnaire"].startswith(who5["url"]) and r["authored"].startswith("2025")][0]
     # the declined item is left out
     assert [i["linkId"] for i in closing["item"]] == ["who5_1", "who5_2", "who5_3", "who5_5"]
+    assert _measurement(closing)["number"] == 3 and _measurement(closing)["kind"] == "closing"
+    # the parent's form about the child: the child is the subject, the parent the source
+    about_child = next(r for r in answers
+                       if r["questionnaire"].startswith("urn:formengine:questionnaire:tscale"))
+    assert about_child["subject"]["identifier"]["value"] == child
+    assert about_child["source"]["identifier"]["value"] == mother
+    assert about_child["author"] == about_child["source"]
+    # every reference resolves to a Patient or Group in the file; a family is a Group of its Patients
+    ids_in_file = {f"{r['resourceType']}/{r['id']}" for r in resources}
+    assert {a["subject"]["reference"] for a in answers} <= ids_in_file
+    groups = [r for r in resources if r["resourceType"] == "Group"]
+    family_a = next(g for g in groups if g["identifier"][0]["value"] == pseudonym(ids["a_key"], "family",
+                                                                                     ids["family_a"]))
+    assert {m["entity"]["identifier"]["value"] for m in family_a["member"]} == {mother, child}
+    assert _measurement(closing)["family"]["reference"] == f"Group/{family_a['id']}"
+    patients = [r for r in resources if r["resourceType"] == "Patient"]
+    assert all("birthDate" not in p for p in patients) and len(patients) == 3
+    # pairable: measurement 1 and 2 of the same subject and source
+    series = {}
+    for a in answers:
+        key = (a["subject"]["reference"], a["source"]["reference"], a["questionnaire"])
+        series.setdefault(key, {})[_measurement(a)["number"]] = a["id"]
+    assert sorted(series[(closing["subject"]["reference"], closing["source"]["reference"],
+                          closing["questionnaire"])]) == [1, 2, 3]
+
+
+def test_fhir_identifiable_export_uses_case_scoped_identifiers(data):
+    app, registry, ids = data
+    _export_file, body = _export(app, registry, layout="long", fmt="fhir", instruments=("who5", "tscale"),
+                                 identifiable=True)
+    resources = [json.loads(line) for line in body.decode("utf-8").splitlines()]
+    _validate_fhir(resources)
+    patients = {p["identifier"][0]["value"]: p for p in resources if p["resourceType"] == "Patient"}
+    assert set(patients) == {"Alfa Kommune/SAG-A1/Mor Æblegrød", "Alfa Kommune/SAG-A1/Barn",
+                             "Beta Kommune/SAG-B1/Far"}
+    assert patients["Alfa Kommune/SAG-A1/Barn"]["birthDate"] == "2014-01-01"
+    assert patients["Alfa Kommune/SAG-A1/Barn"]["gender"] == "male"
+    assert "0106841234" not in body.decode("utf-8")
+    groups = {g["identifier"][0]["value"] for g in resources if g["resourceType"] == "Group"}
+    assert groups == {"Alfa Kommune/SAG-A1", "Beta Kommune/SAG-B1"}
 
 
 def test_bad_export_requests_are_refused(data):
