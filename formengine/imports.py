@@ -9,7 +9,13 @@ and waves are created when missing:
   ``Person.name``) — use the same reference for the same person every time;
 - a wave by (family, number); ``"closing"`` means the family's closing wave,
   created with the next free number when missing. Number 1 is the baseline,
-  other numbers are progress measurements.
+  other numbers are progress measurements unless ``wave_kind`` says closing
+  (the long export's closing, stored under its own number);
+- the person a line is ``about``, when not stored yet, from ``about_role``,
+  ``about_sex`` and ``about_birth_date``, so files import in any order.
+
+What the identifiable long export carries is kept: the response id (a UUID),
+``created_at`` and the wording record (``wording``, ``wording_sha256``).
 
 Imported responses are scored like any other. Each line passes the submit
 rules of the tablet and the whole-form page (:mod:`formengine.submission`):
@@ -52,7 +58,10 @@ from formengine.submission import check_submission
 
 REQUIRED = ("municipality", "family", "person", "role", "birth_date", "wave", "instrument", "answers",
             "mode", "submitted_at")
-OPTIONAL = ("sex", "about", "declined", "language", "enrolled_on")
+OPTIONAL = ("sex", "about", "declined", "language", "enrolled_on", "wave_kind", "about_role", "about_sex",
+            "about_birth_date", "wording", "wording_sha256", "created_at", "response_id")
+WAVE_KINDS_IMPORTED = ("baseline", "progress", "closing")
+WORDING_PLAIN = ("project_labels", "imported")
 MAX_LINE_ERRORS = 200
 
 
@@ -108,6 +117,13 @@ class _Line:
     language: str = "da"
     enrolled_on: date | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    wave_kind: str | None = None
+    about_role: str | None = None
+    about_sex: str | None = None
+    about_birth_date: date | None = None
+    wording: dict[str, Any] | None = None
+    created_at: datetime | None = None
+    uuid: str | None = None
 
 
 # -- reading ---------------------------------------------------------------
@@ -178,6 +194,8 @@ def _csv_record(row: Mapping[str, str | None], registry: PluginRegistry) -> dict
         elif column in ALL_META_COLUMNS:
             if value != "":
                 record[column] = value
+            elif column in ("birth_date", "about_birth_date"):
+                record[column] = None  # an unknown birth date is exported as an empty cell
         elif column.startswith((SCORE_PREFIX, BAND_PREFIX)) or column in (VALID_COLUMN, FLAGS_COLUMN):
             continue
         else:
@@ -186,15 +204,18 @@ def _csv_record(row: Mapping[str, str | None], registry: PluginRegistry) -> dict
         raise ValueError(f"unknown column(s) for {instrument.id}: {', '.join(sorted(unknown))}")
     if refused:
         raise ValueError("; ".join(f"{instrument.id}: {p}" for p in refused))
-    if record.get("wave_kind") == "closing":
-        record["wave"] = "closing"
-    elif "wave" in record:
+    if "wave" in record:
         try:
             record["wave"] = int(record["wave"])
         except ValueError:
             raise ValueError(f"wave {record['wave']!r} is not a number") from None
-    for key in ("response_id", "wave_kind", "instrument_version", "scoring_version", "wording",
-                "created_at", "age"):
+    elif record.get("wave_kind") == "closing":
+        record["wave"] = "closing"
+    # the subject's details only matter when the line is about someone else
+    if not record.get("about") or record.get("about") == record.get("person"):
+        for key in ("about", "about_role", "about_sex", "about_birth_date"):
+            record.pop(key, None)
+    for key in ("instrument_version", "scoring_version", "age", "about_age"):
         record.pop(key, None)
     record["answers"] = answers
     if declined:
@@ -212,17 +233,44 @@ def _parse_date(value: Any, name: str) -> date:
         raise ValueError(f"{name} {value!r} is not a date like 2024-03-01") from None
 
 
-def _parse_moment(value: Any) -> datetime:
+def _wording(source: Any, sha256: Any, language: Any) -> dict[str, Any] | None:
+    """The wording record of a response from the long export's ``wording`` and ``wording_sha256``."""
+    if source is None:
+        return None
+    if not isinstance(source, str) or not source.strip():
+        raise ValueError("wording must be a text")
+    if sha256 is None:
+        if source in WORDING_PLAIN:
+            return {"kind": source}
+        raise ValueError(f"wording {source!r} names a wording pack without its wording_sha256")
+    if not isinstance(sha256, str) or len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ValueError("wording_sha256 must be 64 hexadecimal digits")
+    return {"kind": "wording_pack", "source": source, "sha256": sha256, "lang": language}
+
+
+def _uuid(value: Any) -> str | None:
+    """The response id of an identifiable export (a UUID), kept on import; anything else is ignored."""
+    import uuid
+
     if not isinstance(value, str):
-        raise ValueError("submitted_at must be a date or a date and time with its UTC offset")
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+def _parse_moment(value: Any, name: str = "submitted_at") -> datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a date or a date and time with its UTC offset")
     try:
         if len(value) == 10:
             return datetime.combine(date.fromisoformat(value), time(12, 0), tzinfo=UTC)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"submitted_at {value!r} is not an ISO date or date-time") from None
+        raise ValueError(f"{name} {value!r} is not an ISO date or date-time") from None
     if moment.tzinfo is None:
-        raise ValueError(f"submitted_at {value!r} has no UTC offset (add Z or +01:00)")
+        raise ValueError(f"{name} {value!r} has no UTC offset (add Z or +01:00)")
     return moment.astimezone(UTC)
 
 
@@ -267,6 +315,34 @@ def _check(number: int, record: Any, registry: PluginRegistry) -> _Line:
     wave = record["wave"]
     if wave != "closing" and not (isinstance(wave, int) and not isinstance(wave, bool) and wave >= 1):
         problems.append(f"wave {wave!r} must be a measurement number from 1, or \"closing\"")
+    wave_kind = record.get("wave_kind")
+    if wave_kind is not None and wave_kind not in WAVE_KINDS_IMPORTED:
+        problems.append(f"wave_kind {wave_kind!r} is not one of {', '.join(WAVE_KINDS_IMPORTED)}")
+    if wave == "closing":
+        wave_kind = "closing"
+    about_role, about_sex = record.get("about_role"), record.get("about_sex")
+    if about_role is not None and about_role not in PERSON_ROLES:
+        problems.append(f"about_role {about_role!r} is not one of {', '.join(PERSON_ROLES)}")
+    if about_sex is not None and about_sex not in SEXES:
+        problems.append(f"about_sex {about_sex!r} is not one of {', '.join(SEXES)}")
+    about_birth_date = None
+    if record.get("about_birth_date") is not None:
+        try:
+            about_birth_date = _parse_date(record["about_birth_date"], "about_birth_date")
+        except ValueError as exc:
+            problems.append(str(exc))
+    created_at = None
+    if record.get("created_at") is not None:
+        try:
+            created_at = _parse_moment(record["created_at"], "created_at")
+        except ValueError as exc:
+            problems.append(str(exc))
+    wording = None
+    try:
+        wording = _wording(record.get("wording"), record.get("wording_sha256"), record.get("language", "da"))
+    except ValueError as exc:
+        problems.append(str(exc))
+    uuid = _uuid(record.get("response_id"))
     language = record.get("language", "da")
     if language not in ("da", "en"):
         problems.append(f"language {language!r} is not da or en")
@@ -330,7 +406,9 @@ def _check(number: int, record: Any, registry: PluginRegistry) -> _Line:
                  person=texts["person"], role=role, birth_date=birth_date, sex=sex, wave=wave,
                  instrument=instrument, answers=dict(checked.answers), declined=list(checked.declined),
                  mode=mode, submitted_at=submitted_at, about=about, language=language,
-                 enrolled_on=enrolled_on, extra={"cleared": checked.cleared} if checked.cleared else {})
+                 enrolled_on=enrolled_on, extra={"cleared": checked.cleared} if checked.cleared else {},
+                 wave_kind=wave_kind, about_role=about_role, about_sex=about_sex,
+                 about_birth_date=about_birth_date, wording=wording, created_at=created_at, uuid=uuid)
 
 
 def _add_months(day: date, months: int) -> date:
@@ -430,7 +508,7 @@ def _consistency_problems(session: Session, lines: list[_Line],
             select(Person.id).join(Family, Family.id == Person.family_id)
             .where(Family.municipality_id == m.id, Family.case_ref == ln.family, Person.name == ln.about)
         ) is not None
-        if not (in_file or in_db):
+        if not (in_file or in_db or ln.about_role is not None):
             problems.append((ln.number, f"about {ln.about!r} is not a person of family {ln.family!r}"))
     return problems
 
@@ -460,7 +538,7 @@ def _write(session: Session, lines: list[_Line], municipalities: dict[str, Munic
         municipality = municipalities[ln.municipality]
         family = _family(session, families, municipality, ln, earliest[(ln.municipality, ln.family)], summary)
         person = _person(session, persons, family, ln.person, ln, summary)
-        about = _person(session, persons, family, ln.about, None, summary) if ln.about else None
+        about = _about(session, persons, family, ln, summary) if ln.about else None
         wave = _wave(session, family, ln, summary)
         submitted = ln.submitted_at
         duplicate = session.scalar(select(Response.id).where(
@@ -477,13 +555,15 @@ def _write(session: Session, lines: list[_Line], municipalities: dict[str, Munic
         response = submit_new_response(
             session, ln.instrument, ln.answers,
             municipality_id=municipality.id, entered_by=entered_by,
-            wording={"kind": "imported"}, language=ln.language, mode=ln.mode,
+            wording=ln.wording or {"kind": "imported"}, language=ln.language, mode=ln.mode,
             person_id=person.id, about_person_id=about.id if about else None, wave_id=wave.id,
             declined=ln.declined,
             context=context_for(ln.instrument, municipality.id) if context_for else None,
         )
-        response.created_at = submitted
+        response.created_at = ln.created_at or submitted
         response.updated_at = submitted
+        if ln.uuid and session.scalar(select(Response.id).where(Response.uuid == ln.uuid)) is None:
+            response.uuid = ln.uuid
         response.submitted_at = submitted
         session.flush()
         summary.responses += 1
@@ -533,6 +613,29 @@ def _person(session: Session, cache: dict[tuple[int, str], Person], family: Fami
     return person
 
 
+def _about(session: Session, cache: dict[tuple[int, str], Person], family: Family, ln: _Line,
+           summary: ImportSummary) -> Person:
+    """The person a line is about: found, or created from the line's ``about_*`` details."""
+    assert ln.about is not None
+    key = (family.id, ln.about)
+    person = cache.get(key) or session.scalar(
+        select(Person).where(Person.family_id == family.id, Person.name == ln.about))
+    if person is None:
+        person = Person(family_id=family.id, municipality_id=family.municipality_id, name=ln.about,
+                        role=ln.about_role or "child", birth_date=ln.about_birth_date,
+                        sex=ln.about_sex or "not_stated")
+        session.add(person)
+        session.flush()
+        summary.persons += 1
+    else:
+        if person.birth_date is None and ln.about_birth_date is not None:
+            person.birth_date = ln.about_birth_date
+        if ln.about_sex is not None and person.sex == "not_stated":
+            person.sex = ln.about_sex
+    cache[key] = person
+    return person
+
+
 def _wave(session: Session, family: Family, ln: _Line, summary: ImportSummary) -> Wave:
     waves = list(session.scalars(select(Wave).where(Wave.family_id == family.id)))
     if ln.wave == "closing":
@@ -547,9 +650,10 @@ def _wave(session: Session, family: Family, ln: _Line, summary: ImportSummary) -
         if found is not None:
             return found
         number = int(ln.wave)
-        wave = Wave(municipality_id=family.municipality_id, family_id=family.id,
-                    kind="baseline" if number == 1 else "progress", number=number,
-                    due_on=_add_months(family.enrolled_on, 6 * (number - 1)))
+        kind = ln.wave_kind or ("baseline" if number == 1 else "progress")
+        wave = Wave(municipality_id=family.municipality_id, family_id=family.id, kind=kind, number=number,
+                    due_on=ln.submitted_at.date() if kind == "closing" else
+                    _add_months(family.enrolled_on, 6 * (number - 1)))
     session.add(wave)
     session.flush()
     summary.waves += 1

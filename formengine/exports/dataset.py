@@ -142,6 +142,19 @@ def long_columns(instrument: Instrument, identifiable: bool = False) -> list[Col
     d = instrument.definition
     iv, sv = instrument.version, instrument.scoring_version
     columns = id_columns(identifiable, long=True) + [
+        Column("about_role", _t("Rolle for den besvarelsen handler om", "Role of the person answered about"),
+               "string", _labels(ROLE_LABELS, PERSON_ROLES)),
+        Column("about_sex", _t("Køn for den besvarelsen handler om (barnets ved svar om et barn)",
+                               "Sex of the person answered about (the child's, for answers about a child)"),
+               "string", _labels(SEX_LABELS, SEXES)),
+        Column("about_birth_date", _t("Fødselsdato for den besvarelsen handler om",
+                                      "Birth date of the person answered about"), "date",
+               missing=_t("tom = ukendt", "empty = unknown")) if identifiable else
+        Column("about_age", _t("Alder ved besvarelse for den besvarelsen handler om (barnets ved svar om et "
+                               "barn)", "Age when answered of the person answered about (the child's, for "
+                               "answers about a child)"), "integer", measure="scale",
+               missing=_t("tom = fødselsdato ukendt", "empty = birth date unknown")),
+        Column("enrolled_on", _t("Familien indskrevet", "Family enrolled"), "date"),
         Column("wave", _t("Måling nr.", "Measurement number"), "integer", measure="ordinal"),
         Column("wave_kind", _t("Målingstype", "Kind of measurement"), "string",
                _labels(KIND_LABELS, WAVE_KINDS)),
@@ -153,7 +166,10 @@ def long_columns(instrument: Instrument, identifiable: bool = False) -> list[Col
         Column("mode", _t("Besvarelsesform", "Mode of administration"), "string",
                _labels(MODE_LABELS, MODES)),
         Column("language", _t("Sprog", "Language"), "string"),
-        Column("wording", _t("Ordlyd", "Wording"), "string"),
+        Column("wording", _t("Ordlyd (ordlydspakkens kilde, project_labels eller imported)",
+                             "Wording (the wording pack's source, project_labels or imported)"), "string"),
+        Column("wording_sha256", _t("Ordlydspakkens SHA-256", "The wording pack's SHA-256"), "string",
+               missing=_t("tom = ingen ordlydspakke", "empty = no wording pack")),
         Column("created_at", _t("Oprettet (UTC)", "Created (UTC)"), "datetime"),
         Column("submitted_at", _t("Indsendt (UTC)", "Submitted (UTC)"), "datetime"),
     ]
@@ -282,7 +298,9 @@ def iter_long_rows(session: Session, instrument: Instrument, request: ExportRequ
             Response.id, Score.scoring_version, Response.uuid, Response.municipality_id, Municipality.name,
             Wave.family_id, Family.case_ref, Response.person_id, respondent.name, Response.about_person_id,
             subject.name, respondent.role, respondent.sex, type_coerce(respondent.birth_date, Text),
-            Wave.number, Wave.kind, Response.instrument_version, Response.mode, Response.language,
+            subject.role, subject.sex, type_coerce(subject.birth_date, Text),
+            type_coerce(Family.enrolled_on, Text), Wave.number, Wave.kind, Response.instrument_version,
+            Response.mode, Response.language,
             type_coerce(Response.wording, Text), type_coerce(Response.created_at, Text),
             type_coerce(Response.submitted_at, Text),
             type_coerce(Response.answers, Text), type_coerce(Response.declined, Text),
@@ -305,19 +323,23 @@ def iter_long_rows(session: Session, instrument: Instrument, request: ExportRequ
     result = session.connection().execute(stmt, execution_options={"yield_per": BATCH})
     for row in result:
         (rid, scoring_version, uuid, mid, mname, family_id, case_ref, pid, pname, about_id, about_name,
-         role, sex, birth_date, number, kind, iversion, mode, language, wording, created, submitted,
-         answers, declined, valid, score_values, bands, flags) = row
+         role, sex, birth_date, about_role, about_sex, about_birth, enrolled_on, number, kind, iversion, mode,
+         language, wording, created, submitted, answers, declined, valid, score_values, bands, flags) = row
         created, submitted, birth_date = _moment(created), _moment(submitted), _day(birth_date)
+        about_birth = _day(about_birth)
         if pseudo is None:
             out = [uuid, mname, case_ref or "", pname or "", about_name or "", role or "", sex or "",
-                   birth_date]
+                   birth_date, about_role or "", about_sex or "", about_birth]
         else:
+            day = when.date() if (when := submitted or created) else None
             out = [pseudo(mid, "response", rid), mname, pseudo(mid, "family", family_id),
                    pseudo(mid, "person", pid), pseudo(mid, "person", about_id), role or "", sex or "",
-                   age_on(birth_date, when.date()) if (when := submitted or created) else None]
+                   age_on(birth_date, day) if day else None, about_role or "", about_sex or "",
+                   age_on(about_birth, day) if day else None]
         wording = wording_of(wording)
-        out += [number, kind, instrument.id, iversion, scoring_version, mode, language,
-                wording.get("source") or wording.get("kind", ""), created, submitted]
+        out += [_day(enrolled_on), number, kind, instrument.id, iversion, scoring_version, mode, language,
+                wording.get("source") or wording.get("kind", ""), wording.get("sha256") or "", created,
+                submitted]
         answers = _json(answers, {})
         declined = declined_of(declined)
         values = [answers.get(name) for name in names]

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 # Leading columns of the long layout, in order. ``birth_date`` appears only in an
 # identifiable export; a pseudonymised one has ``age`` instead.
+# The ``about_*`` columns describe the person answered about (the child of a parent's
+# SDQ), so a file imports on its own, in any order; ``enrolled_on`` is the family's.
 LONG_COLUMNS_PSEUDONYMOUS = (
     "response_id", "municipality", "family", "person", "about", "role", "sex", "age",
+    "about_role", "about_sex", "about_age", "enrolled_on",
     "wave", "wave_kind", "instrument", "instrument_version", "scoring_version",
-    "mode", "language", "wording", "created_at", "submitted_at",
+    "mode", "language", "wording", "wording_sha256", "created_at", "submitted_at",
 )
 LONG_COLUMNS_IDENTIFIABLE = tuple(
-    "birth_date" if c == "age" else c for c in LONG_COLUMNS_PSEUDONYMOUS
+    {"age": "birth_date", "about_age": "about_birth_date"}.get(c, c) for c in LONG_COLUMNS_PSEUDONYMOUS
 )
-ALL_META_COLUMNS = frozenset(LONG_COLUMNS_PSEUDONYMOUS) | {"birth_date"}
+ALL_META_COLUMNS = frozenset(LONG_COLUMNS_PSEUDONYMOUS) | {"birth_date", "about_birth_date"}
 
 SCORE_PREFIX = "score_"
 BAND_PREFIX = "band_"
