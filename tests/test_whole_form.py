@@ -80,6 +80,8 @@ def test_a_question_can_be_declined_on_the_page_where_the_form_allows_it(app, te
 def test_answers_to_hidden_questions_are_removed_and_audited(app, team):
     done = post(team, "kitchen", {**KITCHEN_COMPLETE, "worry": "false"})
     assert done.status_code == 302, done.get_data(as_text=True)[:2000]
+    result = team.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Disse svar blev ikke gemt" in result and "Hvor tit bekymrer du dig?" in result  # said, by name
     with get_db(app).session() as session:
         response = session.scalars(select(Response)).one()
         assert "worry_often" not in response.answers and response.answers["worry"] is False

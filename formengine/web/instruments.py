@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from formengine import audit
@@ -102,6 +103,8 @@ def fill(instrument_id: str):
         # As at a tablet submit: answers to questions a display condition hides are removed, never scored.
         audit.record(session, "clear", "response", response.uuid,
                      {"items": checked.cleared, "reason": "hidden_by_condition"})
+        flash(_("These answers were not saved, because other answers mean the questions do not apply: "
+                "%(questions)s", questions="; ".join(labels[i] for i in checked.cleared)), "cleared")
     audit.record(session, "submit", "response", response.uuid,
                  {"instrument": instrument.id, "practice": True, "cleared": len(checked.cleared),
                   "declined": len(checked.declined)})

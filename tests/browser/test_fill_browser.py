@@ -382,3 +382,61 @@ def test_without_javascript_the_form_still_works_with_plain_posts(browser, live_
         assert stored(live_app, uuid).answers == {f"who5_{i}": 3 for i in range(1, 6)}
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_the_review_links_a_missing_required_question_and_the_link_reaches_it(tablet, live_app):
+    page = tablet
+    login(page)
+    start(page, "WHO-5 Trivselsindeks")
+    uuid = response_uuid(page)
+    tap_answer(page, "Har været i godt humør", "Det meste af tiden")
+    page.get_by_role("button", name="Se alle svar", exact=True).tap()
+    page.get_by_role("heading", name=REVIEW_DA).wait_for()
+    # The still open questions are listed as links, each marked as one that must be answered.
+    missing = page.locator("ul.missing-list")
+    calm = "Har følt mig rolig og afslappet"
+    assert missing.get_by_role("link", name=calm, exact=True).is_visible()
+    assert missing.get_by_role("listitem").filter(has_text=calm).get_by_text("skal besvares").is_visible()
+    assert missing.get_by_role("link", name="Har været i godt humør").count() == 0  # answered
+    page.get_by_role("button", name="Send svarene").tap()
+    page.get_by_role("alert").filter(has_text="Svarene blev ikke sendt").wait_for()
+    assert stored(live_app, uuid).status == "draft"
+    page.shots.take(page, "review-missing")
+    # Following the link opens that question's step, ready to be answered.
+    missing.get_by_role("link", name=calm, exact=True).tap()
+    page.get_by_role("group", name=calm, exact=True).wait_for()
+    assert progress(page) == "Spørgsmål 2 af 5"
+    tap_answer(page, calm, "Hele tiden")
+    assert stored(live_app, uuid).answers == {"who5_1": 4, "who5_2": 5}
+
+
+@pytest.mark.parametrize("tablet", ["landscape"], indirect=True)
+def test_the_whole_form_page_lists_missing_questions_and_takes_declines(tablet, live_app):
+    page = tablet
+    login(page)
+    page.goto("/instruments/who5")
+    good_mood, calm = "Har været i godt humør", "Har følt mig rolig og afslappet"
+    page.get_by_role("group", name=good_mood).get_by_role("radio", name="Det meste af tiden").check()
+    page.get_by_role("button", name="Indsend").tap()
+    alert = page.get_by_role("alert").filter(has_text="Svarene blev ikke sendt")
+    alert.wait_for()
+    assert alert.get_by_role("link").count() == 4
+    mood = page.get_by_role("group", name=good_mood)
+    assert mood.get_by_role("radio", name="Det meste af tiden").is_checked()  # kept
+    page.shots.take(page, "whole-form-missing")
+    alert.get_by_role("link", name=calm).tap()
+    page.wait_for_url(re.compile("#q-who5_2$"))
+    assert page.get_by_role("group", name=re.compile(calm)).is_visible()
+    with get_db(live_app).session() as session:
+        assert session.scalar(select(func.count()).select_from(Response)) == 0
+    # Answer one, decline the rest: submitted.
+    page.get_by_role("group", name=re.compile(calm)).get_by_role("radio", name="Hele tiden").check()
+    for number in (3, 4, 5):
+        page.locator(f"#q-who5_{number}").get_by_role("checkbox", name="Vil ikke svare").check()
+    page.get_by_role("button", name="Indsend").tap()
+    page.wait_for_url(re.compile(r"/responses/[0-9a-f-]{36}(#q-who5_2)?$"))  # the browser keeps the anchor
+    with get_db(live_app).session() as session:
+        response = session.scalars(select(Response)).one()
+        assert response.answers == {"who5_1": 4, "who5_2": 5}
+        assert sorted(response.declined) == ["who5_3", "who5_4", "who5_5"]
