@@ -163,6 +163,25 @@ def read_csv(text: str, registry: PluginRegistry) -> list[tuple[int, Any]]:
     return out
 
 
+def _group_cell(definition: Any, column: str) -> tuple[dict[str, Any], int, dict[str, Any] | None] | None:
+    """The repeatable group, entry number (from 1) and field a long-export column holds (field None: count).
+
+    The columns are ``<group>_n`` and ``<group>_<number>_<field>`` (see
+    :func:`formengine.exports.layout.group_entry_column`).
+    """
+    for item in definition.items:
+        if item.get("type") != "group" or not column.startswith(item["id"] + "_"):
+            continue
+        rest = column[len(item["id"]) + 1:]
+        if rest == "n":
+            return item, 0, None
+        number, _, field_id = rest.partition("_")
+        sub = next((s for s in item["items"] if s["id"] == field_id), None)
+        if number.isdigit() and 0 < int(number) <= 1000 and sub is not None:
+            return item, int(number), sub
+    return None
+
+
 def _csv_record(row: Mapping[str, str | None], registry: PluginRegistry) -> dict[str, Any]:
     if None in row:
         raise ValueError("more fields than the header has")
@@ -176,8 +195,29 @@ def _csv_record(row: Mapping[str, str | None], registry: PluginRegistry) -> dict
     declined: list[str] = []
     unknown = []
     refused: list[str] = []
+    groups: dict[str, tuple[int | None, dict[int, dict[str, Any]]]] = {}
     for column, raw in row.items():
         value = (raw or "").strip()
+        cell = None if column in definition.items_by_id else _group_cell(definition, column)
+        if cell is not None:  # one field of one entry of a repeatable group (or its count)
+            group, number, sub = cell
+            count, entries = groups.setdefault(group["id"], (None, {}))
+            if value == "":
+                continue
+            if sub is None:
+                if not value.isdigit():
+                    refused.append(f"{column}: {value[:20]!r} is not a number of entries")
+                    continue
+                groups[group["id"]] = (int(value), entries)
+                continue
+            try:
+                parsed = codec.parse_text(sub, value)
+            except AnswerRefused as exc:
+                refused.extend(f"{group['id']}.{number - 1}.{p}" for p in exc.problems)
+                continue
+            if parsed is not None:
+                entries.setdefault(number, {})[sub["id"]] = parsed
+            continue
         if column in definition.items_by_id:
             if value == "":
                 continue
@@ -204,6 +244,11 @@ def _csv_record(row: Mapping[str, str | None], registry: PluginRegistry) -> dict
         raise ValueError(f"unknown column(s) for {instrument.id}: {', '.join(sorted(unknown))}")
     if refused:
         raise ValueError("; ".join(f"{instrument.id}: {p}" for p in refused))
+    for group_id, (count, entries) in groups.items():
+        if count is None and not entries:
+            continue  # not answered
+        size = max([count or 0, *entries])
+        answers[group_id] = [entries.get(number, {}) for number in range(1, size + 1)]
     if "wave" in record:
         try:
             record["wave"] = int(record["wave"])

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from formengine.api import Instrument, Migration, ScoreResult, hookimpl, load_definition
 from formengine.cli import main
 from formengine.db import get_db
+from formengine.exports.dataset import ExportRequest, codebook_rows, iter_long_rows, long_layout
 from formengine.instruments import breaking_changes
 from formengine.models import DefinitionVersion, Family, Municipality, Person, Response
 from formengine.registry import get_registry
@@ -159,3 +160,22 @@ def test_with_a_migration_old_responses_keep_their_version_labels_and_pair_where
     assert login(client, "sysadmin").status_code == 302
     page = client.get(f"/responses/{uuid}").get_data(as_text=True)
     assert "Total (gammel)" in page and "Total (ny)" not in page
+
+    # the long export keeps old answers under their own items and labels them per version
+    with get_db(app).session() as session:
+        request = ExportRequest(instrument_ids=("tver",), identifiable=True)
+        columns = long_layout(session, instrument, request)
+        rows = [dict(zip([c.name for c in columns], row, strict=True))
+                for row in iter_long_rows(session, instrument, request, columns)]
+        book = list(codebook_rows(columns))
+    names = [c.name for c in columns]
+    assert names.index("q_1") < names.index("q_two") < names.index("q_2") < names.index("q_3")
+    old_row = next(r for r in rows if r["instrument_version"] == "1.0.0")
+    assert (old_row["q_1"], old_row["q_2"], old_row["q_3"], old_row["q_two"]) == (0, 1, 2, None)
+    new_rows = [r for r in rows if r["instrument_version"] == "2.0.0"]
+    assert all(r["q_2"] is None and r["q_3"] is None for r in new_rows) and len(new_rows) == 2
+    entries = {(row[0], row[8]): row for row in book[2:]}
+    assert entries[("q_1", "2.0.0")][4].startswith("1=k1")  # codes 1-4 under 2.0.0
+    assert entries[("q_1", "1.0.0")][4].startswith("0=k0")  # and 0-3 under 1.0.0
+    assert entries[("q_3", "1.0.0")][1] == "Del 3" and ("q_3", "2.0.0") not in entries
+    assert ("q_two", "1.0.0") not in entries  # nothing differs: one row

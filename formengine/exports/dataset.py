@@ -18,25 +18,28 @@ exported.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, Text, select, type_coerce
+from sqlalchemy import Select, Text, func, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
-from formengine.current_score import current_rows, current_score_id
+from formengine.current_score import _version_key, current_rows, current_score_id
 from formengine.exports.layout import (
     DECLINED,
     DECLINED_TEXT,
     FLAGS_COLUMN,
+    SCORE_PREFIX,
     VALID_COLUMN,
     band_column,
+    group_count_column,
+    group_entry_column,
     score_column,
 )
 from formengine.exports.pseudonyms import Pseudonymiser
-from formengine.instruments import Instrument
+from formengine.instruments import Definition, Instrument
 from formengine.models import (
     MODES,
     PERSON_ROLES,
@@ -89,6 +92,10 @@ class Column:
     scoring_version: str = ""
     measure: str = "nominal"  # nominal, ordinal, scale (SPSS)
     band: bool = False  # a score's band: SPSS and Stata get it coded 1..k with the band labels
+    #: the same variable as older definition versions label it, where that differs (codebook rows)
+    other_versions: tuple[Column, ...] = ()
+    #: a repeatable group's column: (group id, entry number from 1 or 0 for the count, field id)
+    entry: tuple[str, int, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,8 +144,17 @@ def id_columns(identifiable: bool, long: bool) -> list[Column]:
     return [response, *ids]
 
 
-def long_columns(instrument: Instrument, identifiable: bool = False) -> list[Column]:
-    """Every column of the long layout for one instrument, in order (the long codebook)."""
+def long_columns(instrument: Instrument, identifiable: bool = False, *,
+                 older: Sequence[Definition] = (), entries: Mapping[str, int] | None = None) -> list[Column]:
+    """Every column of the long layout for one instrument, in order (the long codebook).
+
+    ``older`` are the kept definitions of older versions that exported
+    responses were answered with: an item they have and the current version
+    lacks gets a column of its own (labelled by that version), and an item
+    whose label or value labels differ gets a codebook row per version.
+    ``entries`` is the number of entries to give each repeatable group
+    columns for (the most any exported response has; see :func:`long_layout`).
+    """
     d = instrument.definition
     iv, sv = instrument.version, instrument.scoring_version
     columns = id_columns(identifiable, long=True) + [
@@ -173,8 +189,26 @@ def long_columns(instrument: Instrument, identifiable: bool = False) -> list[Col
         Column("created_at", _t("Oprettet (UTC)", "Created (UTC)"), "datetime"),
         Column("submitted_at", _t("Indsendt (UTC)", "Submitted (UTC)"), "datetime"),
     ]
-    for item in d.items:
-        columns.append(item_column(instrument, item))
+    older = sorted(older, key=lambda o: _version_key(o.version), reverse=True)  # newest first
+    # the current items, then items only older versions have (labelled by the newest that has them)
+    items = [(item, d) for item in d.items] + [(item, o) for o in older for item in o.items]
+    seen: set[str] = set()
+    for item, definition in items:
+        if item["id"] in seen:
+            continue
+        seen.add(item["id"])
+        made = item_columns(definition, item, (entries or {}).get(item["id"], _default_entries(item)))
+        for column in made:
+            others = []
+            for version in older:
+                if version is definition or item["id"] not in version.items_by_id:
+                    continue
+                for other in item_columns(version, version.items_by_id[item["id"]],
+                                          (entries or {}).get(item["id"], _default_entries(item))):
+                    if other.name == column.name and (other.label, other.value_labels, other.type) != (
+                            column.label, column.value_labels, column.type):
+                        others.append(other)
+            columns.append(replace(column, other_versions=tuple(others)) if others else column)
     for spec in d.scores:
         columns.append(Column(score_column(spec["name"]), dict(spec["label"]), "number",
                               missing=MISSING_SCORE, instrument_version=iv, scoring_version=sv,
@@ -191,11 +225,11 @@ def long_columns(instrument: Instrument, identifiable: bool = False) -> list[Col
     return columns
 
 
-def item_column(instrument: Instrument, item: dict[str, Any]) -> Column:
-    """The codebook entry of one item: its project label, type and value labels."""
-    d = instrument.definition
+def item_column(definition: Definition | Instrument, item: Mapping[str, Any]) -> Column:
+    """The codebook entry of one (non-group) item in ``definition``: its label, type and value labels."""
+    d = definition.definition if isinstance(definition, Instrument) else definition
     kind = item.get("type", "choice")
-    iv = instrument.version
+    iv = d.version
     if kind == "choice":
         options = d.scale_options(item)
         numeric = all(isinstance(o["code"], int) and not isinstance(o["code"], bool) for o in options)
@@ -212,12 +246,64 @@ def item_column(instrument: Instrument, item: dict[str, Any]) -> Column:
                       ((1, _t("Ja", "Yes")), (0, _t("Nej", "No"))), MISSING_ITEM, iv)
     if kind == "date":
         return Column(item["id"], dict(item["label"]), "date", missing=MISSING_ITEM, instrument_version=iv)
-    if kind == "group":
-        return Column(item["id"], dict(item["label"]), "string",
-                      missing=_t("tom = ikke besvaret; ellers JSON-liste",
-                                 "empty = not answered; else a JSON list"),
-                      instrument_version=iv)
     return Column(item["id"], dict(item["label"]), "string", missing=MISSING_ITEM, instrument_version=iv)
+
+
+def _default_entries(item: Mapping[str, Any]) -> int:
+    return max(int(item.get("min_repeat", 0)), 1) if item.get("type") == "group" else 0
+
+
+def item_columns(definition: Definition, item: Mapping[str, Any], entries: int = 0) -> list[Column]:
+    """An item's columns: one, or for a repeatable group its entry count and one per entry and field."""
+    if item.get("type") != "group":
+        return [item_column(definition, item)]
+    label = item["label"]
+    count = Column(group_count_column(item["id"]),
+                   _t(f"{label['da']}: antal punkter (højst {entries} i dette udtræk)",
+                      f"{label['en']}: number of entries (at most {entries} in this export)"),
+                   "integer", missing=_t("tom = ikke besvaret", "empty = not answered"),
+                   instrument_version=definition.version, measure="scale", entry=(item["id"], 0, ""))
+    out = [count]
+    for number in range(1, entries + 1):
+        for sub in item["items"]:
+            column = item_column(definition, sub)
+            out.append(replace(
+                column, name=group_entry_column(item["id"], number, sub["id"]),
+                label=_t(f"{label['da']} {number}: {sub['label']['da']}",
+                         f"{label['en']} {number}: {sub['label']['en']}"),
+                missing=_t("tom = ikke besvaret eller intet punkt nr. " + str(number),
+                           f"empty = not answered or no entry {number}"),
+                entry=(item["id"], number, sub["id"])))
+    return out
+
+
+def long_layout(session: Session, instrument: Instrument, request: ExportRequest) -> list[Column]:
+    """The long layout's columns for what ``request`` exports of ``instrument``.
+
+    Reads which definition versions the exported responses were answered
+    with (their kept copies label them) and the most entries any exported
+    response has in each repeatable group (so every entry gets its columns).
+    """
+    from formengine.definition_versions import stored_definition
+
+    base = (select(Response.instrument_version).distinct().select_from(Response)
+            .outerjoin(Wave, Wave.id == Response.wave_id)
+            .where(Response.instrument_id == instrument.id, Response.status == "submitted", not_practice()))
+    versions = [v for v in session.scalars(_scope(base, request)) if v != instrument.version]
+    older = [d for d in (stored_definition(session, instrument.id, v) for v in versions) if d is not None]
+    groups = {item["id"] for definition in [instrument.definition, *older] for item in definition.items
+              if item.get("type") == "group"}
+    entries: dict[str, int] = {}
+    for group in sorted(groups):
+        length = (func.jsonb_array_length(Response.answers[group])
+                  if session.get_bind().dialect.name == "postgresql"
+                  else func.json_array_length(Response.answers, f"$.{group}"))
+        stmt = (select(func.max(length)).select_from(Response).outerjoin(Wave, Wave.id == Response.wave_id)
+                .where(Response.instrument_id == instrument.id, Response.status == "submitted",
+                       not_practice()))
+        most = session.scalar(_scope(stmt, request)) or 0
+        entries[group] = max(int(most), _default_entries({"type": "group"}))
+    return long_columns(instrument, request.identifiable, older=older, entries=entries)
 
 
 def _scope(stmt: Select, request: ExportRequest) -> Select:
@@ -277,20 +363,27 @@ class _Decoded:
         return found
 
 
-def iter_long_rows(session: Session, instrument: Instrument, request: ExportRequest) -> Iterator[list[Any]]:
+def iter_long_rows(session: Session, instrument: Instrument, request: ExportRequest,
+                   columns: list[Column] | None = None) -> Iterator[list[Any]]:
     """The long layout's rows for one instrument (submitted responses, current scores), streamed.
 
-    Runs on the session's connection without the ORM (and reads JSON columns
-    as text) so that 100,000 rows stream quickly in constant memory.
+    ``columns`` are :func:`long_layout`'s (computed when not given). Runs on
+    the session's connection without the ORM (and reads JSON columns as text)
+    so that 100,000 rows stream quickly in constant memory. Answers are the
+    codes as stored, read with the codebook of the row's ``instrument_version``.
     """
-    columns = long_columns(instrument, request.identifiable)
-    by_id = instrument.definition.items_by_id
-    item_columns = [c for c in columns if c.name in by_id]
-    names = [c.name for c in item_columns]
-    # items whose stored value is not already a plain code (yes/no, repeatable groups)
-    special = {c.name: c for c in item_columns if by_id[c.name].get("type") in ("boolean", "group")}
+    if columns is None:
+        columns = long_layout(session, instrument, request)
+    first = next(i for i, c in enumerate(columns) if c.name == "submitted_at") + 1
+    last = next(i for i, c in enumerate(columns) if c.name.startswith(SCORE_PREFIX))
+    item_cols = columns[first:last]
+    names = [c.name for c in item_cols]
+    # where a column's value comes from: an item, or (group, entry index, field) of a repeatable group
+    entry_of = {c.name: c.entry for c in item_cols}
     declined_code = {c.name: (DECLINED if c.type in ("integer", "number", "boolean") else DECLINED_TEXT)
-                     for c in item_columns}
+                     for c in item_cols}
+    booleans = {c.name for c in item_cols if c.type == "boolean"}
+    special = bool(booleans) or any(v is not None for v in entry_of.values())
     score_names = [(spec["name"], bool(spec.get("bands"))) for spec in instrument.definition.scores]
     respondent, subject = aliased(Person), aliased(Person)
     stmt = _scope(
@@ -345,13 +438,23 @@ def iter_long_rows(session: Session, instrument: Instrument, request: ExportRequ
         values = [answers.get(name) for name in names]
         if declined or special:
             for index, name in enumerate(names):
+                source = entry_of[name]
+                if source is not None:
+                    group, number, field_id = source
+                    entries = answers.get(group)
+                    if not isinstance(entries, list):
+                        values[index] = None
+                    elif number == 0:
+                        values[index] = len(entries)
+                    else:
+                        entry = entries[number - 1] if number <= len(entries) else {}
+                        values[index] = entry.get(field_id) if isinstance(entry, dict) else None
                 value = values[index]
                 if value is None:
-                    if name in declined:
+                    if source is None and name in declined:
                         values[index] = declined_code[name]
-                elif name in special:
-                    values[index] = int(value) if isinstance(value, bool) else json.dumps(
-                        value, ensure_ascii=False)
+                elif isinstance(value, bool):
+                    values[index] = int(value)
         out += values
         score_values = _json(score_values, {})
         bands = bands_of(bands)
@@ -593,19 +696,24 @@ def rows_note(columns: list[Column]) -> dict[str, str]:
 def codebook_rows(columns: list[Column]) -> Iterator[list[Any]]:
     """The codebook as rows: variable, Danish and English label, type, value labels, missing, versions.
 
-    The first entry, ``(rows)``, says what one row of the data is.
+    A variable whose label or value labels differ under an older definition
+    version that exported rows were answered with has one row per version
+    (``instrument_version`` says which; a row's own ``instrument_version``
+    column says which applies to it). The first entry, ``(rows)``, says what one row of the data is.
     """
     yield ["variable", "label_da", "label_en", "type", "value_labels_da", "value_labels_en",
            "missing_da", "missing_en", "instrument_version", "scoring_version"]
     note = rows_note(columns)
     yield [ROWS_VARIABLE, note["da"], note["en"], "", "", "", "", "", "", ""]
-    for c in columns:
-        yield [
-            c.name, c.label.get("da", ""), c.label.get("en", ""), c.type,
-            "; ".join(f"{code}={lab.get('da', '')}" for code, lab in c.value_labels),
-            "; ".join(f"{code}={lab.get('en', '')}" for code, lab in c.value_labels),
-            c.missing.get("da", ""), c.missing.get("en", ""), c.instrument_version, c.scoring_version,
-        ]
+    for column in columns:
+        # a variable older definition versions label differently gets a row per version
+        for c in (column, *column.other_versions):
+            yield [
+                c.name, c.label.get("da", ""), c.label.get("en", ""), c.type,
+                "; ".join(f"{code}={lab.get('da', '')}" for code, lab in c.value_labels),
+                "; ".join(f"{code}={lab.get('en', '')}" for code, lab in c.value_labels),
+                c.missing.get("da", ""), c.missing.get("en", ""), c.instrument_version, c.scoring_version,
+            ]
 
 
 def scored_instrument_ids(registry: PluginRegistry) -> tuple[str, ...]:

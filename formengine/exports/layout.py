@@ -34,3 +34,13 @@ def score_column(name: str) -> str:
 
 def band_column(name: str) -> str:
     return BAND_PREFIX + name
+
+
+def group_count_column(group: str) -> str:
+    """A repeatable group's number of entries."""
+    return f"{group}_n"
+
+
+def group_entry_column(group: str, number: int, field: str) -> str:
+    """One field of entry ``number`` (from 1) of a repeatable group: ``goals_2_scale_now``."""
+    return f"{group}_{number}_{field}"

@@ -21,7 +21,7 @@ from formengine.exports.dataset import (
     ExportRequest,
     iter_long_rows,
     iter_wide_rows,
-    long_columns,
+    long_layout,
     wide_columns,
 )
 from formengine.exports.writers import (
@@ -91,8 +91,8 @@ def build_export(session: Session, registry: PluginRegistry, request: ExportRequ
     if layout == "long":
         if len(instruments) != 1:
             return _long_zip(session, registry, request, fmt, delimiter, lang, stem)
-        columns = long_columns(instruments[0], request.identifiable)
-        rows = iter_long_rows(session, instruments[0], request)
+        columns = long_layout(session, instruments[0], request)
+        rows = iter_long_rows(session, instruments[0], request, columns)
     else:
         columns = wide_columns(session, registry, request)
         rows = iter_wide_rows(session, registry, request, columns)
