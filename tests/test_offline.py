@@ -46,3 +46,48 @@ def test_logging_out_changes_the_key_so_what_was_sealed_with_it_cannot_be_read(a
     login(client, "team-a")
     after = device_key(client)
     assert before[0] != after[0] and before[1] != after[1]
+
+
+def start_practice(client, instrument_id="who5"):
+    token = csrf_token(client.get("/instruments").get_data(as_text=True))
+    reply = client.post(f"/fill/start/{instrument_id}", data={"csrf_token": token})
+    return reply.headers["Location"].rsplit("/", 1)[-1], token
+
+
+def test_preparing_a_form_needs_the_pin_and_gives_every_step_and_a_verifier_of_it(app):
+    import hashlib
+
+    client = app.test_client()
+    login(client, "team-a")
+    uuid, token = start_practice(client)
+    wrong = client.post(f"/fill/{uuid}/offline", data={"csrf_token": token, "secret": "0000"})
+    assert wrong.status_code == 403 and "verifier" not in wrong.get_json()
+    reply = client.post(f"/fill/{uuid}/offline", data={"csrf_token": token, "secret": "1234"})
+    assert reply.status_code == 200 and reply.headers["Cache-Control"] == "no-store"
+    bundle = reply.get_json()
+    assert [p["id"] for p in bundle["pages"]] == ["who5_1", "who5_2", "who5_3", "who5_4", "who5_5"]
+    assert all('id="fill-step"' in p["html"] for p in bundle["pages"])
+    assert bundle["items"]["who5_1"]["type"] == "choice" and bundle["items"]["who5_1"]["decline"]
+    verifier = bundle["verifier"]
+    assert verifier["iterations"] >= 300_000
+    digest = hashlib.pbkdf2_hmac("sha256", b"1234", base64.b64decode(verifier["salt"]), verifier["iterations"])
+    assert base64.b64encode(digest).decode() == verifier["hash"]
+    assert "1234" not in reply.get_data(as_text=True)
+
+
+def test_guessing_the_pin_through_preparing_ends_the_session(app):
+    client = app.test_client()
+    login(client, "team-a")
+    uuid, token = start_practice(client)
+    for _ in range(5):
+        client.post(f"/fill/{uuid}/offline", data={"csrf_token": token, "secret": "9999"})
+    assert client.get("/offline/key").status_code in (302, 401)
+
+
+def test_another_municipality_cannot_prepare_a_form(app):
+    client, other = app.test_client(), app.test_client()
+    login(client, "team-a")
+    login(other, "team-b")
+    uuid, _ = start_practice(client)
+    token = csrf_token(other.get("/instruments").get_data(as_text=True))
+    assert other.post(f"/fill/{uuid}/offline", data={"csrf_token": token, "secret": "1234"}).status_code == 404

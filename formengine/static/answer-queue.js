@@ -239,7 +239,14 @@
   }
 
   /* Decide what a reply means for the entry: "ack", "drop" (refused), "hold" (try later) or "stop". */
-  function outcome(reply) {
+  function outcome(reply, entry) {
+    if (/\/submit$/.test(entry.url)) {
+      // A submit intent: the server answers with the result (done) or the review (refused).
+      if (reply.status === 401) { return "stop"; }
+      if (reply.status >= 500) { return "retry"; }
+      return reply.ok && !/\/review/.test(reply.url) && !/\/login/.test(reply.url) ? "ack"
+        : (/\/login/.test(reply.url) ? "stop" : "drop");
+    }
     var processed = reply.headers.has("X-Draft-Version");  // the save itself answered
     if (reply.status === 401) { return "stop"; }
     if (reply.ok && processed) { return "ack"; }
@@ -277,7 +284,7 @@
         notify("sending", entry);
         return send(entry).then(function (result) {
           var reply = result.reply;
-          var kind = outcome(reply);
+          var kind = outcome(reply, entry);
           var version = reply.headers.get("X-Draft-Version");
           if (kind === "ack") {
             if (version) { acked[entry.response] = Number(version); }

@@ -64,15 +64,27 @@
   /* Every save goes through the device's queue: written there first, then sent in order. */
   function give(form, fields) {
     var version = document.getElementById("fill-version");
+    var url = form.getAttribute("action");
     fields = fields.map(function (pair) {
       return pair[0] === "version" && version ? ["version", version.value] : pair;
     });
     setStatus(text("saving"), "pending");
-    return queue.enqueue(form.getAttribute("action"), responseOf(form), fields).then(function (entry) {
-      mine[entry.key] = true;
+    // Without a network, a prepared form moves on here (offline-stepper.js); the reply then only
+    // confirms the save and never changes the step shown.
+    var offline = window.FormengineOffline;
+    var local = !!(offline && offline.handle(fields));
+    return queue.enqueue(url, responseOf(form), fields).then(function (entry) {
+      mine[entry.key] = local ? "local" : "page";
       latest = entry.key;
     });
   }
+
+  /* For offline-stepper.js: queue a request of this form (the submit intent) as given here. */
+  window.FormengineStepper = {
+    giveLocal: function (url, response, fields) {
+      return queue.enqueue(url, response, fields).then(function (entry) { mine[entry.key] = "local"; });
+    }
+  };
 
   function fieldsOf(form, submitter) {
     var pairs = [];
@@ -141,7 +153,7 @@
       var field = document.getElementById("fill-version");
       if (field && version && Number(version) > Number(field.value)) { field.value = version; }
       var redirect = reply.headers.get("HX-Redirect");
-      if (!mine[entry.key]) { return; }
+      if (!mine[entry.key] || mine[entry.key] === "local") { return; }
       if (redirect) { if (entry.key === latest) { queue.navigate(redirect); } return; }
       if (reply.headers.get("HX-Refresh")) { queue.reload(); return; }
       var stay = entry.fields.some(function (p) { return p[0] === "go" && p[1] === "stay"; });

@@ -17,9 +17,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
+from typing import Any
 
-from flask import Blueprint, current_app, jsonify
-from flask_login import current_user, login_required
+from flask import Blueprint, abort, current_app, jsonify, request, session
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, logout_user
+
+from formengine import audit
+from formengine.db import db_session
+from formengine.instruments import Definition, code_key
+from formengine.models import Response
+from formengine.registry import get_registry
+from formengine.security import verify_secret
+from formengine.web import sessions
+from formengine.web.access import response_or_404
+from formengine.web.fill import StepView, _render_step_fragment, texts_for
+from formengine.web.handover import MAX_UNLOCK_FAILURES, UNLOCK_FAILURES_KEY, in_handover
 
 bp = Blueprint("offline", __name__)
 
@@ -38,3 +53,101 @@ def key():
     raw = device_key(current_app.config["SECRET_KEY"], current_user.id, current_user.session_version or 0)
     key_id = hashlib.sha256(raw).hexdigest()[:16]
     return jsonify({"key": base64.b64encode(raw).decode(), "id": key_id})
+
+
+# -- a form prepared for finishing without a network ------------------------------------
+
+PIN_ITERATIONS = 310_000  # PBKDF2-SHA-256, as the browser checks it (WebCrypto)
+
+
+def pin_verifier(secret: str, iterations: int = PIN_ITERATIONS) -> dict[str, Any]:
+    """A salted PBKDF2 verifier of the secret the team member typed, for checking it on the tablet."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, iterations)
+    return {"salt": base64.b64encode(salt).decode(), "iterations": iterations,
+            "hash": base64.b64encode(digest).decode()}
+
+
+class _EveryQuestion(StepView):
+    """One step with every question rendered (the tablet shows or hides them by their conditions)."""
+
+    def __init__(self, response: Response, definition: Definition, index: int):
+        self.response = response
+        self.definition = definition
+        self.lang = response.language if response.language in current_app.config["LANGUAGES"] else "da"
+        self.texts = texts_for(definition, self.lang)
+        self.pages = list(definition.pages)
+        self.page = self.pages[index]
+        self.index = index
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        return self.page_items
+
+
+def _item_meta(definition: Definition, texts: Any, lang: str, item: dict[str, Any]) -> dict[str, Any]:
+    kind = item.get("type") or "choice"
+    meta: dict[str, Any] = {"type": kind, "show_if": item.get("show_if"), "label": texts.item(item, lang),
+                            "decline": definition.allows_decline(item)}
+    if kind == "choice":
+        meta["options"] = {code_key(o["code"]): texts.option(item, o, lang)
+                           for o in definition.scale_options(item)}
+    return meta
+
+
+@bp.route("/fill/<response_uuid>/offline", methods=["POST"])
+@login_required
+def prepare(response_uuid: str):
+    """Everything the open stepper needs to finish this draft without a network (JSON).
+
+    The team member confirms with their PIN or password; the reply carries a
+    salted verifier of it, so the tablet can be unlocked offline with the same
+    secret. The page keeps the reply in memory only (see ``docs/offline.md``).
+    """
+    response = response_or_404(response_uuid)
+    if response.status != "draft" or in_handover():
+        return jsonify({"error": _("This form cannot be prepared now.")}), 409
+    secret = request.form.get("secret", "")
+    if not secret or not (verify_secret(current_user.pin_hash, secret)
+                          or verify_secret(current_user.password_hash, secret)):
+        # Guesses count with the unlock form's: five wrong ones end the session.
+        failures = int(session.get(UNLOCK_FAILURES_KEY, 0)) + 1
+        session[UNLOCK_FAILURES_KEY] = failures
+        if failures >= MAX_UNLOCK_FAILURES:
+            sessions.end_all(current_user._get_current_object())
+            audit.record(db_session(), "login_failed", "user", current_user.id, {"reason": "prepare"})
+            db_session().commit()
+            logout_user()
+            sessions.clear()
+        return jsonify({"error": _("Wrong PIN or password.")}), 403
+    session.pop(UNLOCK_FAILURES_KEY, None)
+    instrument = get_registry().get(response.instrument_id)
+    if instrument is None:
+        abort(404)
+    definition = instrument.definition
+    lang = response.language if response.language in current_app.config["LANGUAGES"] else "da"
+    texts = texts_for(definition, lang)
+    pages = []
+    for index, page in enumerate(definition.pages):
+        view = _EveryQuestion(response, definition, index)
+        pages.append({"id": page["id"], "items": list(page["items"]),
+                      "html": _render_step_fragment(view, values={})})
+    with force_locale(lang):
+        words = {
+            "review": _("Check the answers"), "missing": _("Questions not answered yet: %(num)s", num=0),
+            "all_answered": _("All questions are answered."), "submit": _("Submit the answers"),
+            "thanks": _("Thank you for your answers"), "unlock_title": _("Take the tablet back"),
+            "secret": _("PIN or password"), "unlock": _("Unlock"), "give_back": _("Give the tablet back"),
+            "wrong": _("Wrong PIN or password. %(left)s tries left.", left=0),
+            "queued": _("The answers are kept on the tablet and sent when there is a connection."),
+            "locked": _("Too many wrong tries. Log in again when there is a connection."),
+        }
+    audit.record(db_session(), "view", "response", response.uuid, {"page": "offline"},
+                 municipality_id=response.municipality_id)
+    db_session().commit()
+    return jsonify({
+        "response": response.uuid, "version": response.version, "lang": lang,
+        "answers": response.answers or {}, "declined": response.declined or [],
+        "items": {item["id"]: _item_meta(definition, texts, lang, item) for item in definition.items},
+        "pages": pages, "words": words, "verifier": pin_verifier(secret),
+    })

@@ -11,9 +11,12 @@ import re
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
+from sqlalchemy import func, select
 
+from formengine.db import get_db
+from formengine.models import AuditEvent, Score
 from tests.browser.conftest import VIEWPORTS
-from tests.browser.test_fill_browser import login, response_uuid, start, stored
+from tests.browser.test_fill_browser import login, progress, response_uuid, start, stored, tap_answer
 
 pytestmark = pytest.mark.browser
 
@@ -232,3 +235,69 @@ def test_the_same_draft_changed_on_another_device_while_offline_is_a_conflict(ta
     wait_until_sent(page)
     response = stored(live_app, uuid)
     assert response.answers == {"pss_1": 5} and response.version == 2
+
+
+WHO5 = "WHO-5 Trivselsindeks"
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_a_prepared_form_is_finished_offline_with_hand_over_and_unlock_then_synced_once(tablet, live_app):
+    page = tablet
+    login(page)
+    start(page, WHO5)
+    uuid = response_uuid(page)
+    page.get_by_label("Din pinkode eller adgangskode").fill("1234")
+    page.get_by_role("button", name="Gør klar til brug uden net").tap()
+    page.get_by_role("status").filter(has_text="Klar").wait_for()
+    page.context.set_offline(True)
+
+    tap_answer(page, "Har været i godt humør", "Det meste af tiden")
+    assert progress(page) == "Spørgsmål 2 af 5"
+    page.get_by_role("button", name="Giv tabletten videre").tap()
+    page.get_by_role("button", name="Giv tabletten tilbage").wait_for()
+    assert page.get_by_role("navigation").count() == 0 and not page.get_by_text("Log ud").is_visible()
+    assert not page.get_by_text("Team A").is_visible()
+    page.shots.take(page, "handed-over-offline")
+    tap_answer(page, "Har følt mig rolig og afslappet", "Hele tiden")
+    page.get_by_role("button", name="Tilbage", exact=True).tap()
+    page.get_by_role("group", name="Har følt mig rolig og afslappet").wait_for()
+    assert page.get_by_role("radio", name="Hele tiden").is_checked()
+    page.get_by_role("button", name="Næste", exact=True).tap()
+    page.get_by_role("group", name="Har følt mig aktiv og fuld af energi").wait_for()
+    page.get_by_role("button", name="Vil ikke svare").tap()
+    page.get_by_role("group", name="Er vågnet udhvilet").wait_for()
+    tap_answer(page, "Er vågnet udhvilet", "Lidt af tiden")
+    tap_answer(page, "Hverdagen har budt på ting, der interesserer mig", "Det meste af tiden")
+    page.get_by_role("heading", name="Se svarene igennem").wait_for()
+    page.shots.take(page, "review-offline")
+    page.get_by_role("button", name="Send svarene").tap()
+    page.get_by_role("heading", name="Tak for dine svar").wait_for()
+    page.shots.take(page, "thanks-offline")
+    assert stored(live_app, uuid).answers == {} and stored(live_app, uuid).status == "draft"
+
+    page.get_by_role("button", name="Giv tabletten tilbage").tap()
+    page.get_by_label("Pinkode eller adgangskode", exact=True).fill("0000")
+    page.get_by_role("button", name="Lås op").tap()
+    assert page.get_by_role("alert").inner_text().startswith("Forkert pinkode")
+    page.get_by_label("Pinkode eller adgangskode", exact=True).fill("1234")
+    page.get_by_role("button", name="Lås op").tap()
+    page.get_by_role("navigation").wait_for()
+    page.get_by_role("status").filter(has_text=WAITING).wait_for()  # the team member sees what waits
+    page.shots.take(page, "unlocked-waiting")
+
+    page.context.set_offline(False)
+    for _ in range(100):
+        if stored(live_app, uuid).status == "submitted":
+            break
+        page.wait_for_timeout(100)
+    wait_until_sent(page)
+    response = stored(live_app, uuid)
+    assert response.status == "submitted"
+    assert response.answers == {"who5_1": 4, "who5_2": 5, "who5_4": 1, "who5_5": 4}
+    assert response.declined == ["who5_3"]
+    with get_db(live_app).session() as session:
+        assert session.scalar(select(func.count()).select_from(Score)) == 1
+        submits = select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "submit", AuditEvent.entity_id == uuid)
+        assert session.scalar(submits) == 1
+    assert stored_on_device(page) == []
