@@ -17,9 +17,10 @@ it serves, each by gunicorn with 4 workers on a free port of 127.0.0.1:
   events of draft saves and views switched off, to show what they cost.
 
 Every tablet logs in with its own session (login form, CSRF token), opens
-its draft and saves answers the way the stepper's htmx does: one tap on an
-answer posts the step (``go=next``) with the CSRF token and the draft's
-version and receives the next question (after the last one the review
+its draft and saves answers the way the stepper does: one tap on an answer
+posts the step (``go=next``, htmx) with the CSRF token, the draft's version
+and a key of its own (``Idempotency-Key``, as the tablet's answer queue sends
+it) and receives the next question (after the last one the review
 redirect; then it starts again at the first question with other answers).
 An async load generator (aiohttp) on the same machine runs, for each server:
 
@@ -81,10 +82,12 @@ def bare_app():
             return "missing version", 400
         page = form.get("page", "")
         answer = form.get(page, "")
-        if not form.get("csrf_token") or "session" not in cookies or not answer:
+        key = request.headers.get("Idempotency-Key", "")
+        if not form.get("csrf_token") or "session" not in cookies or not answer or not key:
             return "incomplete", 400
-        return (f'<input type="hidden" name="version" id="fill-version" value="{version}">'
+        html = (f'<input type="hidden" name="version" id="fill-version" value="{version}">'
                 f'<div id="save-status">Saved {response_uuid[:8]} {page}.</div>')
+        return html, 200, {"X-Draft-Version": str(version)}
 
     @app.get("/ready")
     def ready():
@@ -369,14 +372,16 @@ async def save(http: Any, base: str, tablet: Tablet | BareTablet, pages: list[st
     value = (tablet.cycle + tablet.number + tablet.page) % 6
     data = {"csrf_token": tablet.token, "version": str(tablet.version), "page": page, page: str(value),
             "go": "next"}
+    # As the tablet's answer queue sends it: htmx, a key of its own per save (idempotency).
     headers = {"HX-Request": "true", "HX-Current-URL": f"{base}/fill/{tablet.uuid}",
-               "Cookie": tablet.cookie_header()}
+               "Idempotency-Key": secrets.token_urlsafe(12), "Cookie": tablet.cookie_header()}
     started = time.monotonic()
     try:
         async with http.post(f"{base}/fill/{tablet.uuid}/save", data=data, headers=headers,
                              allow_redirects=False) as reply:
             body = await reply.text()
             status = reply.status
+            said = reply.headers.get("X-Draft-Version")
             tablet.take_cookies(reply)
     except Exception:  # noqa: BLE001 - a timeout or a dropped connection: outcome unknown
         tally.errors += 1
@@ -390,7 +395,7 @@ async def save(http: Any, base: str, tablet: Tablet | BareTablet, pages: list[st
         tally.done_in_window += 1
     if status in (200, 204):
         found = VERSION.search(body)
-        tablet.version = int(found.group(1)) if found else tablet.version + 1
+        tablet.version = int(said) if said else int(found.group(1)) if found else tablet.version + 1
         tablet.acked[page] = value
         tablet.acked_saves += 1
         tablet.page += 1
@@ -400,8 +405,8 @@ async def save(http: Any, base: str, tablet: Tablet | BareTablet, pages: list[st
     elif status == 409:
         tally.conflicts += 1
         found = VERSION.search(body)
-        if found:
-            tablet.version = int(found.group(1))
+        if said or found:
+            tablet.version = int(said) if said else int(found.group(1))
     else:
         tally.errors += 1
 

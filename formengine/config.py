@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # The cookie is re-sent when the session changes, not on every request: web/sessions.py
+    # refreshes the last-seen time (and so the cookie's expiry) at most every 30 seconds.
+    "SESSION_REFRESH_EACH_REQUEST": False,
     # Sent over HTTPS only; FORMENGINE_SESSION_COOKIE_SECURE=false for local development over http.
     "SESSION_COOKIE_SECURE": True,
 }

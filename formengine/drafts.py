@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, Table, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -87,6 +87,9 @@ def first_unanswered(definition: Definition, response: Response) -> str | None:
     return None
 
 
+_RESPONSE_TABLE = cast(Table, Response.__table__)
+
+
 def _write(session: Session, response: Response, expected_version: int,
            answers: dict[str, Any], declined: list[str], **extra: Any) -> int:
     """Compare-and-set the draft's answers; returns the new version or raises DraftConflict/DraftClosed."""
@@ -97,12 +100,13 @@ def _write(session: Session, response: Response, expected_version: int,
     now = utcnow()
     new_version = expected_version + 1
     values = {"answers": answers, "declined": declined, "version": new_version, "updated_at": now, **extra}
-    # an UPDATE's result is a CursorResult, which has the row count
+    # A plain UPDATE of the table (not the ORM's bulk update, which costs a third of the save's
+    # database work in Python); its result is a CursorResult, which has the row count.
+    table = _RESPONSE_TABLE
     result = cast("CursorResult[Any]", session.execute(
-        update(Response)
-        .where(Response.id == response.id, Response.version == expected_version, Response.status == "draft")
+        update(table)
+        .where(table.c.id == response.id, table.c.version == expected_version, table.c.status == "draft")
         .values(**values)
-        .execution_options(synchronize_session=False)
     ))
     if result.rowcount != 1:
         # Another request won the race between our read and our write.

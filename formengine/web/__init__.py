@@ -72,8 +72,10 @@ def init_web(app: Flask) -> None:
     @app.before_request
     def _session_is_permanent() -> None:
         # The cookie expires after SESSION_TIMEOUT_MINUTES of inactivity; web/sessions.py
-        # enforces the same limit (and the absolute one) on the server.
-        session.permanent = True
+        # enforces the same limit (and the absolute one) on the server. Set once: setting it
+        # again would mark the session changed and re-sign the cookie on every request.
+        if not session.permanent:
+            session.permanent = True
 
     @app.after_request
     def _security_headers(response):
