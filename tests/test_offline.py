@@ -93,3 +93,15 @@ def test_another_municipality_cannot_prepare_a_form(app):
     token = csrf_token(other.get("/instruments").get_data(as_text=True))
     reply = other.post(f"/fill/{uuid}/offline", data={"csrf_token": token, "secret": "1234"})
     assert reply.status_code == 404
+
+
+def test_the_service_worker_and_its_offline_page_carry_no_personal_data(app):
+    client = app.test_client()
+    worker = client.get("/sw.js")
+    assert worker.status_code == 200 and worker.mimetype == "text/javascript"
+    assert worker.headers["Service-Worker-Allowed"] == "/"
+    page = client.get("/offline")
+    assert page.status_code == 200 and "Ingen forbindelse" in page.get_data(as_text=True)
+    # It caches the offline page and the app's own files only.
+    cached = worker.get_data(as_text=True).split("var FILES = [", 1)[1].split("]", 1)[0]
+    assert all(name.strip().strip('"').startswith(("/static/", "/offline")) for name in cached.split(","))

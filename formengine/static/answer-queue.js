@@ -398,6 +398,8 @@
 
   if (window.indexedDB && window.crypto && crypto.subtle && currentUser()) {
     loadKey();
+    // The service worker keeps the app's files and a "no connection" page (static/offline-sw.js).
+    if (navigator.serviceWorker) { navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {}); }
     refreshCount().then(function (n) { if (n) { pump(); } });
   } else {
     window.FormengineQueue = null;  // no safe storage here: the stepper posts its forms directly

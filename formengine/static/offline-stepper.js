@@ -250,7 +250,8 @@
         document.body.classList.remove("offline-locked");
         var back = $("offline-give-back");
         if (back) { back.remove(); }
-        if (current) { showPage(current); } else { showReview(); }
+        if (submitted) { forget(); window.FormengineQueue.reload(); return; }  // show the result
+        if (intended) { showThanks(); } else if (current) { showPage(current); } else { showReview(); }
         return;
       }
       tries += 1;
@@ -278,7 +279,9 @@
   }
 
   var lastVersion = null;  // the draft's version the last step shown was based on
+  var intended = false;    // the submit is queued
   function submitIntent() {
+    intended = true;
     var version = $("fill-version");
     if (version) { lastVersion = version.value; }
     // The queue sends it after the answers, based on the version their saves reached.
@@ -342,6 +345,18 @@
 
   var prepareForm = document.querySelector("form.prepare-offline");
   if (prepareForm && window.FormengineQueue && window.crypto && crypto.subtle) { prepareForm.hidden = false; }
+
+  // Once the submit has reached the server, the prepared form is forgotten (after unlocking, if locked).
+  var submitted = false;
+  function forget() { bundle = null; state = null; }
+  if (window.FormengineQueue) {
+    window.FormengineQueue.on(function (event, entry) {
+      if (event === "ack" && entry && bundle && entry.response === bundle.response && /\/submit$/.test(entry.url)) {
+        submitted = true;
+        if (!locked) { forget(); }
+      }
+    });
+  }
 
   window.FormengineOffline = { handle: handle, active: offline };
   if (stepForm()) { current = stepForm().querySelector("input[name=page]").value; }

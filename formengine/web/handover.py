@@ -39,7 +39,8 @@ UNLOCK_FAILURES_KEY = "unlock_failures"
 MAX_UNLOCK_FAILURES = 5
 # What a respondent holding the tablet may reach; everything else leads back to their form.
 HANDOVER_ENDPOINTS = {"fill.step", "fill.save", "fill.review", "fill.submit", "fill.done",
-                      "fill.unlock", "fill.language", "offline.key", "static"}
+                      "fill.unlock", "fill.language", "offline.key", "offline.offline_page",
+                      "offline.service_worker", "static"}
 
 
 def in_handover() -> bool:

@@ -20,7 +20,16 @@ import hmac
 import secrets
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, request, session
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+)
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
@@ -44,6 +53,22 @@ def device_key(secret: str | bytes, user_id: int, session_version: int) -> bytes
     secret_bytes = secret.encode() if isinstance(secret, str) else secret
     message = f"formengine-offline-queue|{user_id}|{session_version}".encode()
     return hmac.new(secret_bytes, message, hashlib.sha256).digest()
+
+
+@bp.route("/offline")
+def offline_page():
+    """The page the service worker shows when another page cannot be loaded (no personal data)."""
+    return render_template("offline.html")
+
+
+@bp.route("/sw.js")
+def service_worker():
+    """The service worker, served from the root so that it may answer for every page of the app."""
+    reply = send_from_directory(current_app.static_folder or "static", "offline-sw.js",
+                                mimetype="text/javascript", max_age=0)
+    reply.headers["Cache-Control"] = "no-cache"
+    reply.headers["Service-Worker-Allowed"] = "/"
+    return reply
 
 
 @bp.route("/offline/key")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import func, select
 
 from formengine.db import get_db
@@ -145,6 +144,8 @@ def test_offline_answers_then_reload_asks_first_and_sends_them_when_back_online(
     login(page)
     start(page, PSS)
     uuid = response_uuid(page)
+    # The service worker is in charge of the app's pages (it registers on the first page).
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     offline_answers(page, uuid)
     asked = []
 
@@ -153,10 +154,14 @@ def test_offline_answers_then_reload_asks_first_and_sends_them_when_back_online(
         dialog.accept()
 
     page.on("dialog", on_dialog)
-    with pytest.raises(PlaywrightError):
-        page.reload()  # offline: the browser cannot load the page
+    page.reload()  # offline: the service worker's page says so, and that the answers are kept
     assert asked == ["beforeunload"]
+    page.get_by_role("heading", name="Ingen forbindelse").wait_for()
+    page.shots.take(page, "offline-page")
+    assert stored_on_device(page) != []
     page.context.set_offline(False)
+    page.get_by_role("link", name="Prøv igen").tap()
+    page.wait_for_url(lambda url: "/offline" not in url)
     page.goto(f"/fill/{uuid}")
     wait_until_stored(page, live_app, uuid, {"pss_1": 4, "pss_2": 5})
     # The step shows the sent answers once they are stored.
