@@ -163,6 +163,62 @@ def score_command(instrument_id: str, answers_file: str | None, batch_file: str 
     click.echo(json.dumps(result, ensure_ascii=False))
 
 
+@stateless
+@main.command("preview")
+@click.argument("source")
+@click.option("--lang", type=click.Choice(["da", "en"]), default="da", show_default=True)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+              show_default=True, help="Write the HTML page here ('-' prints it).")
+@with_appcontext
+def preview_command(source: str, lang: str, out_file: str) -> None:
+    """Every step of SOURCE as one HTML page: a definition JSON file, or an installed instrument's id.
+
+    Needs no database and writes nothing but OUT. Open the page in a browser;
+    run it again after editing the definition (or use `formengine run --reload`).
+    """
+    from formengine.instruments import DefinitionError, load_definition
+    from formengine.preview import render_preview
+
+    if source.endswith(".json") or Path(source).is_file():
+        try:
+            definition = load_definition(source)
+        except DefinitionError as exc:
+            fail(str(exc))
+    else:
+        definition = _instrument(source).definition
+    html = render_preview(current_flask_app(), definition, lang)
+    if out_file == "-":
+        click.echo(html)
+        return
+    try:
+        Path(out_file).write_text(html, "utf-8")
+    except OSError as exc:
+        fail(f"cannot write {out_file}: {exc.strerror or exc}")
+    click.echo(f"Wrote {out_file}: {len(definition.pages)} step(s) of {definition.id} {definition.version}")
+
+
+@main.command("run")
+@click.option("--host", "-h", default="127.0.0.1", show_default=True)
+@click.option("--port", "-p", default=5000, show_default=True, type=int)
+@click.option("--reload/--no-reload", default=None,
+              help="Restart when code, definitions, templates or packs change (default: with --debug).")
+@click.option("--debug/--no-debug", default=None, help="Flask's debug mode (also turns --reload on).")
+@click.pass_context
+def run_command(ctx: click.Context, host: str, port: int, reload: bool | None, debug: bool | None) -> None:
+    """Development server. With --reload it restarts on any change to a plugin's code, definition
+    files or templates, to instance/plugins/, the wording and norm packs, and the core's templates."""
+    from flask.cli import run_command as flask_run
+
+    from formengine.preview import watched_files
+
+    extra: list[str] = []
+    if reload or (reload is None and debug):
+        with _create_app().app_context():
+            extra = watched_files(current_flask_app())
+    ctx.invoke(flask_run, host=host, port=port, reload=reload, debugger=debug, with_threads=True,
+               cert=None, extra_files=extra, exclude_patterns=None)
+
+
 def _read(path: str) -> str:
     if path == "-":
         return sys.stdin.read()

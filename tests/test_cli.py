@@ -128,3 +128,48 @@ def test_installed_console_script(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["scores"]["percent"] == 80
+
+
+def test_preview_renders_every_step_of_a_definition_without_a_database(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("FORMENGINE_INSTANCE_PATH", str(instance))
+    definition = Path(__file__).resolve().parents[1] / "plugins" / "loft" / "definition.json"
+    out = tmp_path / "loft.html"
+    runner = CliRunner()
+    result = runner.invoke(main, ["preview", str(definition), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Wrote" in result.output and "4 step(s) of loft_worksheet" in result.output
+    html = out.read_text("utf-8")
+    for page_title in ("Mål og skalering", "Undtagelser", "Ressourcer", "Næste skridt"):
+        assert page_title in html
+    # the goal group starts with its min_repeat entry, the 0-10 scale is one row of targets
+    assert 'name="goals__0__goal"' in html and "options-scale" in html
+    assert not instance.exists()
+    english = runner.invoke(main, ["preview", "who5", "--lang", "en"])
+    assert english.exit_code == 0 and 'lang="en"' in english.output and "who5_5" in english.output
+
+    broken = json.loads(definition.read_text("utf-8"))
+    broken["items"][0]["type"] = "grup"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(broken), "utf-8")
+    refused = runner.invoke(main, ["preview", str(bad)])
+    assert refused.exit_code != 0 and refused.output.count("\n") == 1 and "/items/0" in refused.output
+
+
+def test_run_reload_watches_plugin_definitions_templates_and_drop_ins(make_app, tmp_path):
+    from pathlib import Path
+
+    from formengine.preview import watched_files
+
+    drop_ins = tmp_path / "drop_ins"
+    drop_ins.mkdir()
+    (drop_ins / "worksheet.json").write_text("{}", "utf-8")
+    app = make_app(PLUGIN_DIR=str(drop_ins))
+    watched = watched_files(app)
+    root = Path(__file__).resolve().parents[1]
+    assert str(root / "plugins" / "loft" / "definition.json") in watched
+    assert str(root / "formengine" / "templates" / "fill" / "_macros.html") in watched
+    assert str(drop_ins / "worksheet.json") in watched
+    assert not any("__pycache__" in path for path in watched)
