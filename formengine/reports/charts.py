@@ -77,3 +77,39 @@ def progression_chart(report: ProgressionReport, title: str, from_label: str, to
     chart.add(from_label, [a.value for a, _b in report.pairs])
     chart.add(to_label, [b.value for _a, b in report.pairs])
     return svg(chart)
+
+
+def change_chart(title: str, bars: Sequence[tuple[str, float, tuple[float, float] | None]],
+                 series_label: str = "") -> str:
+    """Mean change per score as bars (one per score), the 95 % confidence interval as whiskers."""
+    options = {**_options(title), "height": 420}
+    chart = pygal.Bar(**options, show_legend=bool(series_label), x_label_rotation=25, truncate_label=-1)
+    chart.x_labels = [label for label, _change, _ci in bars]
+    values = []
+    lows, highs = [0.0], [0.0]
+    for _label, change, ci in bars:
+        value: dict = {"value": change}
+        lows.append(change)
+        highs.append(change)
+        if ci is not None:
+            value["ci"] = {"low": ci[0], "high": ci[1]}
+            lows.append(ci[0])
+            highs.append(ci[1])
+        values.append(value)
+    chart.add(series_label, values)
+    low, high = min(lows), max(highs)
+    pad = (high - low) * 0.05 or 1.0
+    chart.range = (low - pad, high + pad)
+    return svg(chart)
+
+
+def rounds_chart(title: str, rounds: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]],
+                 value_range: tuple[float, float] | None = None) -> str:
+    """One line per series across rounds (e.g. fidelity indexes per round); a missing value leaves a gap."""
+    chart = pygal.Line(**_options(title), allow_interruptions=True, dots_size=5)
+    chart.x_labels = list(rounds)
+    if value_range is not None:
+        chart.range = value_range
+    for label, values in series:
+        chart.add(label, list(values))
+    return svg(chart)

@@ -11,6 +11,7 @@ Effect sizes, each named for what it divides by:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -94,7 +95,9 @@ def paired_stats(pairs: Sequence[tuple[float, float]], confidence: float = 0.95)
     hedges_g = d_baseline * (1 - 3 / (4 * (n - 1) - 1)) if d_baseline is not None and n > 2 else None
     w = p_w = None
     if any(c != 0 for c in changes):
-        result = scipy_stats.wilcoxon(np.array(changes))
+        with warnings.catch_warnings():  # nearly equal changes: scipy warns, the p-value is still given
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = scipy_stats.wilcoxon(np.array(changes))
         w, p_w = _finite(result.statistic), _finite(result.pvalue)
     return PairedStats(n, mean(before), mean(after), change, sd, ci, d_z, sd_from, d_baseline, hedges_g,
                        t, p_t, w, p_w)
@@ -182,6 +185,8 @@ def compare_groups(a: Sequence[float], b: Sequence[float]) -> GroupComparison:
     p = None
     sd_a, sd_b = sample_sd(a), sample_sd(b)
     if sd_a is not None and sd_b is not None and (sd_a > 0 or sd_b > 0):
-        p = _finite(scipy_stats.ttest_ind(np.array(a), np.array(b), equal_var=False).pvalue)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            p = _finite(scipy_stats.ttest_ind(np.array(a), np.array(b), equal_var=False).pvalue)
     diff = mean_a - mean_b if mean_a is not None and mean_b is not None else None
     return GroupComparison(len(a), len(b), mean_a, mean_b, sd_a, sd_b, diff, p)

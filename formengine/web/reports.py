@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
@@ -21,11 +23,12 @@ from formengine.audit import record
 from formengine.current_score import scoring_versions_note
 from formengine.db import db_session
 from formengine.instruments import text
-from formengine.models import PERSON_ROLES, SEXES, Family, Person
+from formengine.models import PERSON_ROLES, SEXES, Family, Municipality, Person
 from formengine.numbers import format_figure, reader_locale
+from formengine.plan import add_months
 from formengine.registry import get_registry
 from formengine.reports import AGE_BANDS, Filters, ReportError, person_timeline
-from formengine.reports.charts import data_uri, progression_chart, timeline_chart
+from formengine.reports.charts import change_chart, data_uri, progression_chart, rounds_chart, timeline_chart
 from formengine.reports.disclosure import threshold_from
 from formengine.reports.programme import (
     distribution_instruments,
@@ -34,6 +37,7 @@ from formengine.reports.programme import (
     index_table,
 )
 from formengine.reports.progression import compare_municipalities, comparison_table, progression_report
+from formengine.reports.status import status_report
 from formengine.web import params
 from formengine.web.access import municipality_choices, municipality_scope, require_admin, scope, ui_lang
 
@@ -265,3 +269,102 @@ def programme():
     return render_template("reports/programme.html", tables=tables, indexes=indexes, lang=lang,
                            municipalities=municipality_choices(), args=request.args, min_group=min_group(),
                            text=text)
+
+
+# -- the status report of one municipality for a period -----------------------------------
+
+def _status_from_request():
+    """The status report asked for (municipality and period), or None while no municipality is chosen."""
+    scope_ids = municipality_scope(request.args)
+    today = date.today()
+    period_to = params.iso_date("to", request.args) or today
+    period_from = params.iso_date("from", request.args) or add_months(period_to, -6)
+    if period_to < period_from:
+        abort(400, _("The period ends before it starts."))
+    if scope_ids is None:
+        return None, period_from, period_to
+    session = db_session()
+    municipality = session.get(Municipality, scope_ids[0])
+    report = status_report(session, get_registry(), municipality, period_from, period_to, min_group(), today)
+    return report, period_from, period_to
+
+
+def _status_charts(report, lang: str) -> dict[str, Any]:
+    """SVG charts (data URIs) for the status document: mean change per instrument, bands, fidelity."""
+    charts: dict[str, Any] = {"change": {}, "bands": {}, "fidelity": {}}
+    for entry in report.progress:
+        bars = [(text(spec["label"], lang), data["mean_change"],
+                 tuple(data["ci95"]) if data["ci95"] else None)
+                for spec, _report, data in entry.reports if not data["suppressed"]]
+        if bars:
+            charts["change"][entry.instrument.id] = data_uri(change_chart(
+                _("%(title)s: mean change with 95%% confidence interval",
+                  title=entry.instrument.definition.title(lang)), bars, _("Mean change")))
+        for spec, one, data in entry.reports:
+            # a band chart only when every band's count may be shown (a partial stack would mislead)
+            if one.has_bands and not data["suppressed"] and data["shift_from"] is not None \
+                    and None not in data["shift_from"] + data["shift_to"]:
+                band_labels = {code: text(label, lang) for code, label in (spec.get("bands") or {}).items()}
+                charts["bands"][(entry.instrument.id, spec["name"])] = data_uri(progression_chart(
+                    one, f"{entry.instrument.definition.title(lang)} – {text(spec['label'], lang)}",
+                    _("First measurement"), _("Latest measurement"), band_labels, min_group()))
+    for instrument, rows in report.fidelity:
+        rounds = [str(r.wave_number) for r in rows]
+        series = [(text(spec["label"], lang), [r.means.get(spec["name"]) for r in rows])
+                  for spec in instrument.definition.scores]
+        lows = [s["min"] for s in instrument.definition.scores if s.get("min") is not None]
+        highs = [s["max"] for s in instrument.definition.scores if s.get("max") is not None]
+        charts["fidelity"][instrument.id] = data_uri(rounds_chart(
+            instrument.definition.title(lang), rounds, series,
+            (min(lows), max(highs)) if lows and highs else None))
+    return charts
+
+
+def _status_context(report, period_from, period_to) -> dict[str, Any]:
+    lang = ui_lang()
+    context: dict[str, Any] = {"report": report, "lang": lang, "text": text, "min_group": min_group(),
+                               "period_from": period_from, "period_to": period_to,
+                               "municipalities": municipality_choices(), "args": request.args,
+                               "titles": {i.id: i.definition.title(lang)
+                                          for i in get_registry().sorted_instruments()}}
+    if report is not None:
+        context["charts"] = _status_charts(report, lang)
+    return context
+
+
+@bp.route("/status")
+@login_required
+def status():
+    """The status report of one municipality for a period, printable (print CSS) and as PDF."""
+    require_admin()
+    report, period_from, period_to = _status_from_request()
+    if report is not None:
+        record(db_session(), "view", "report", "status",
+               {"municipality_id": report.municipality.id, "from": period_from.isoformat(),
+                "to": period_to.isoformat()}, municipality_id=report.municipality.id)
+        db_session().commit()
+    return render_template("reports/status.html", **_status_context(report, period_from, period_to))
+
+
+@bp.route("/status.pdf")
+@login_required
+def status_pdf():
+    """The status report as PDF (WeasyPrint), from the same document as the page."""
+    require_admin()
+    report, period_from, period_to = _status_from_request()
+    if report is None:
+        abort(400, _("Choose a municipality."))
+    try:
+        import weasyprint
+    except (ImportError, OSError):  # the package, or the Pango libraries it loads
+        abort(503, _("PDF output needs WeasyPrint and its Pango libraries on the server."))
+    html = render_template("reports/status_pdf.html", **_status_context(report, period_from, period_to))
+    stylesheet = weasyprint.CSS(filename=str(Path(current_app.static_folder or "") / "status-report.css"))
+    pdf = weasyprint.HTML(string=html).write_pdf(stylesheets=[stylesheet])
+    record(db_session(), "export", "report", "status",
+           {"format": "pdf", "municipality_id": report.municipality.id, "from": period_from.isoformat(),
+            "to": period_to.isoformat()}, municipality_id=report.municipality.id)
+    db_session().commit()
+    name = f"status-{period_from.isoformat()}-{period_to.isoformat()}.pdf"
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
