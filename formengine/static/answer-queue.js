@@ -312,8 +312,11 @@
           return null;
         });
     }
-    return step().then(function () { pumping = false; return refreshCount(); },
-                       function () { pumping = false; scheduleRetry(); });
+    // One tab sends at a time (Web Locks), so two open pages never send the same draft's saves
+    // out of order; the others wait and then find what is left.
+    var run = navigator.locks ? navigator.locks.request("formengine-answer-queue", step) : step();
+    return run.then(function () { pumping = false; return refreshCount(); },
+                    function () { pumping = false; scheduleRetry(); });
   }
 
   /* Resolves once this user's queue is empty (sending it meanwhile). */

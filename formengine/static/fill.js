@@ -36,6 +36,7 @@
   var mine = {};          // keys of the saves given on this page (their replies update the screen)
   var latest = null;      // the key of the newest of them: only its reply may change the step shown
   var earlier = false;    // saves of this form given before this page was loaded were sent meanwhile
+  var waiting = {};       // keys of saves given here whose reply this page has not seen yet
 
   function stepRoot() { return document.getElementById("fill-step"); }
 
@@ -75,6 +76,7 @@
     var local = !!(offline && offline.handle(fields));
     return queue.enqueue(url, responseOf(form), fields).then(function (entry) {
       mine[entry.key] = local ? "local" : "page";
+      if (!local) { waiting[entry.key] = true; }
       latest = entry.key;
     });
   }
@@ -192,7 +194,12 @@
     // Saves given before this page was loaded (a reload, a closed tab) have now been sent:
     // show the step again as stored, with them.
     queue.on(function (event, entry, count) {
-      if (event === "count" && count === 0 && earlier) { earlier = false; queue.reload(); }
+      if (entry && entry.key && /^(ack|conflict|refused)$/.test(event)) { delete waiting[entry.key]; }
+      if (event === "count" && count === 0 && (earlier || Object.keys(waiting).length)) {
+        // Sent by another open page of the app (or before this one loaded): show the step as stored.
+        earlier = false;
+        queue.reload();
+      }
     });
   }
 

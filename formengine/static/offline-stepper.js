@@ -273,6 +273,7 @@
     var nav = record(fields);
     if (!offline() || !nav) { return false; }
     if (nav.go === "stay") { return true; }
+    if (/^(add|remove):/.test(nav.go)) { return false; }  // entries of a group need the server
     var target = nextStep(nav.page, nav.go, nav.before, nav.decline);
     if (target === null) { showReview(); } else { showPage(target); }
     return true;

@@ -306,3 +306,22 @@ def test_a_prepared_form_is_finished_offline_with_hand_over_and_unlock_then_sync
             AuditEvent.action == "submit", AuditEvent.entity_id == uuid)
         assert session.scalar(submits) == 1
     assert stored_on_device(page) == []
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_two_open_pages_send_the_waiting_answers_once_and_in_order(tablet, live_app):
+    page = tablet
+    login(page)
+    due = page.context.new_page()
+    due.goto("/due")  # a second page of the app, which sends waiting answers too
+    page.bring_to_front()
+    start(page, PSS)
+    uuid = response_uuid(page)
+    offline_answers(page, uuid)
+    answer(page, Q3, "Uenig")
+    page.context.set_offline(False)
+    wait_until_stored(page, live_app, uuid, {"pss_1": 4, "pss_2": 5, "pss_3": 2})
+    wait_until_sent(page)
+    wait_until_sent(due)
+    assert stored(live_app, uuid).version == 4  # three writes, each once
+    page.wait_for_function("() => document.querySelectorAll('#fill-step input:checked').length === 3")
