@@ -216,3 +216,106 @@ def test_programme_distributions_withhold_small_counts_and_their_complements(rap
         assert recoverable(true, shown, sums) == []
     home = table.items[0]
     assert None in home.shown[table.columns[0][0]].values()
+
+
+def _attrition_world(app):
+    """WHO-5: 14 people paired, and 8 measured once, for reasons of 1, 2 and 5 people."""
+    from datetime import timedelta
+
+    from formengine.models import Consent
+
+    today = date.today()
+    with get_db(app).session() as session:
+        world = World(session, get_registry(app))
+        place = world.municipality("Rho")
+        for i in range(22):
+            family = world.family(place, f"R{i}", enrolled_on=today - timedelta(days=400))
+            person = world.person(family, name=f"r{i}")
+            world.respond("who5", who5_answers(40 + 4 * (i % 5)), person, world.wave(family, 1))
+            second = world.wave(family, 2)
+            if i < 14:
+                world.respond("who5", who5_answers(48 + 4 * (i % 7)), person, second)
+            elif i < 19:
+                second.due_on = today - timedelta(days=100)  # missed: 5
+            elif i < 21:
+                second.due_on = today + timedelta(days=60)  # not yet due: 2
+            else:
+                session.add(Consent(person_id=person.id, municipality_id=place.id, given_by="x",
+                                    given_on=today - timedelta(days=400), withdrawn_on=today))  # 1
+        session.flush()
+        return progression_report(session, get_registry(app).get("who5"), "percent", 1, 2)
+
+
+def test_attrition_breakdown_cannot_be_worked_back_from_the_number_lost(app):
+    report = _attrition_world(app)
+    assert report.attrition == {"not_yet_due": 2, "closed_early": 0, "missed": 5, "consent_withdrawn": 1}
+    data = report.to_dict(THRESHOLD)
+    assert data["n_first_only"] == 8
+    true = {("a", k): v for k, v in report.attrition.items()}
+    shown = {("a", k): v for k, v in data["attrition"].items()}
+    true["lost"], shown["lost"] = report.n_first_only, data["n_first_only"]
+    assert shown[("a", "not_yet_due")] is None and shown[("a", "consent_withdrawn")] is None
+    assert recoverable(true, shown, [([("a", k) for k in report.attrition], "lost")]) == []
+    # the completers/non-completers table would describe 8 people: shown; the RCI needs a reliability
+    assert data["baseline_comparison"]["n_non_completers"] == 8 and data["rci"] is None
+
+
+def test_municipalities_side_by_side_cannot_be_worked_back_from_the_total(app):
+    from formengine.reports.progression import compare_municipalities, comparison_table
+
+    with get_db(app).session() as session:
+        world = World(session, get_registry(app))
+        for name, n in (("Sigma", 12), ("Tau", 3), ("Upsilon", 7), ("Phi", 0)):
+            place = world.municipality(name)
+            for i in range(n):
+                family = world.family(place, f"{name}{i}")
+                person = world.person(family, name=f"s{i}")
+                world.respond("who5", who5_answers(40), person, world.wave(family, 1))
+                world.respond("who5", who5_answers(60), person, world.wave(family, 2))
+        rows = compare_municipalities(session, get_registry(app).get("who5"), "percent", 1, 2)
+        overall = progression_report(session, get_registry(app).get("who5"), "percent", 1, 2)
+    overall = overall.to_dict(THRESHOLD)
+    table = comparison_table(rows, THRESHOLD)
+    true = {row["municipality"]: r.stats.n for row, (_n, r) in zip(table, rows, strict=True)}
+    shown = {row["municipality"]: row["n_paired"] for row in table}
+    true["all"], shown["all"] = 22, overall["n_paired"]
+    assert shown["Tau"] is None
+    assert recoverable(true, shown, [([k for k in true if k != "all"], "all")]) == []
+
+
+def test_status_report_tables_never_give_a_small_count_away(app):
+    from formengine.reports.status import completion
+
+    with get_db(app).session() as session:
+        world = World(session, get_registry(app))
+        place = world.municipality("Chi")
+        # measurement 1 due for 9 families (7 answered), measurement 2 for 6 (4 answered), 2 closings
+        for i in range(9):
+            family = world.family(place, f"C{i}", enrolled_on=date(2024, 1, 1))
+            person = world.person(family, name=f"c{i}")
+            first = world.wave(family, 1)
+            if i < 7:
+                world.respond("who5", who5_answers(40), person, first)
+            if i < 6:
+                second = world.wave(family, 2)
+                if i < 4:
+                    world.respond("who5", who5_answers(40), person, second)
+            if i >= 7:
+                world.wave(family, 3, "closing")
+        session.flush()
+        rows, total = completion(session, place.id, date(2023, 1, 1), date(2026, 1, 1), THRESHOLD)
+    true, shown, sums = {}, {}, []
+    real = {"1": (7, 2), "2": (4, 2), "closing": (0, 2)}
+    for row in rows:
+        done, not_done = real[row.label]
+        true.update({(row.label, "done"): done, (row.label, "not"): not_done,
+                     (row.label, "due"): done + not_done})
+        shown.update({(row.label, "done"): row.done, (row.label, "not"): row.not_done,
+                      (row.label, "due"): row.due})
+        sums.append(([(row.label, "done"), (row.label, "not")], (row.label, "due")))
+    true.update({"done": 11, "not": 6, "due": 17})
+    shown.update({"done": total.done, "not": total.not_done, "due": total.due})
+    sums += [([(r.label, "done") for r in rows], "done"), ([(r.label, "not") for r in rows], "not"),
+             ([(r.label, "due") for r in rows], "due"), (["done", "not"], "due")]
+    assert [r.label for r in rows] == ["1", "2", "closing"]
+    assert recoverable(true, shown, sums) == []

@@ -246,7 +246,8 @@ class ProgressionReport:
         if data["rci"] is not None:
             data["rci"] = {k: safe[("rci", k)] for k in self.rci}
         comparison = self.baseline_comparison
-        if comparison.n_a < min_group or comparison.n_b < min_group:
+        if comparison.n_a < min_group or comparison.n_b < min_group or data["n_paired"] is None \
+                or data["n_first_only"] is None:
             data["baseline_comparison"] = None  # a group's mean would describe fewer than min_group people
         return data
 
