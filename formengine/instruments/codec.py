@@ -418,7 +418,7 @@ class AnswerCodec:
         out: dict[str, Any] = {}
         problems: list[Problem] = []
         for item_id, value in answers.items():
-            codes = fast.get(item_id) if isinstance(item_id, str) else None
+            codes = fast.get(item_id)  # dict keys are hashable; a non-text key finds nothing
             if codes is not None:  # a choice item: one lookup; a refusal takes the full path for its message
                 try:
                     out[item_id] = codes[(type(value), value)]
