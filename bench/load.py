@@ -114,7 +114,7 @@ def profiled_app():
     from formengine import create_app
 
     app = create_app()
-    profile = cProfile.Profile()
+    profile = cProfile.Profile(time.process_time)  # CPU time: the machine may be busy with other work
     path = Path(os.environ["LOAD_BENCH_PROFILE_DIR"]) / f"worker-{os.getpid()}.prof"
     inner = app.wsgi_app
 
@@ -411,12 +411,30 @@ async def save(http: Any, base: str, tablet: Tablet | BareTablet, pages: list[st
         tally.errors += 1
 
 
-async def run_phase(http: Any, base: str, tablets: list, pages: list[str], *, warmup: float,
-                    seconds: float, think: float | None) -> tuple[Tally, float]:
-    """All tablets save for warmup + seconds; think None means no pause (saturation)."""
+def cpu_now(server: Server) -> tuple[float, float]:
+    """CPU seconds so far of the server (master and workers) and of this load generator."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return server.cpu_seconds(), own.ru_utime + own.ru_stime
+
+
+async def run_phase(http: Any, server: Server, tablets: list, pages: list[str], *, warmup: float,
+                    seconds: float, think: float | None) -> tuple[Tally, dict[str, float]]:
+    """All tablets save for warmup + seconds; think None means no pause (saturation).
+
+    Returns the tally and the CPU seconds the server and the load generator used in the window.
+    """
     tally = Tally()
+    base = server.url
     start = time.monotonic()
     window = (start + warmup, start + warmup + seconds)
+    cpu: dict[str, float] = {}
+
+    async def probe() -> None:  # CPU time over the measuring window only, not the warm-up
+        await asyncio.sleep(max(0.0, window[0] - time.monotonic()))
+        server_before, own_before = cpu_now(server)
+        await asyncio.sleep(max(0.0, window[1] - time.monotonic()))
+        server_after, own_after = cpu_now(server)
+        cpu.update(server=server_after - server_before, generator=own_after - own_before)
 
     async def tablet_loop(tablet) -> None:
         rng = random.Random(tablet.number)
@@ -427,8 +445,8 @@ async def run_phase(http: Any, base: str, tablets: list, pages: list[str], *, wa
             if think:
                 await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
 
-    await asyncio.gather(*(tablet_loop(t) for t in tablets))
-    return tally, seconds
+    await asyncio.gather(probe(), *(tablet_loop(t) for t in tablets))
+    return tally, cpu
 
 
 async def drive(args: argparse.Namespace, servers: dict[str, Server], tablets: list[Tablet],
@@ -461,21 +479,12 @@ async def drive(args: argparse.Namespace, servers: dict[str, Server], tablets: l
 
         for kind in ("saturation", "think"):
             for name, server in servers.items():
-                cpu_before = server.cpu_seconds()
-                own_before = resource.getrusage(resource.RUSAGE_SELF)
-                if kind == "saturation":
-                    tally, seconds = await run_phase(http, server.url, own(name), pages, warmup=args.warmup,
-                                                     seconds=args.saturation_seconds, think=None)
-                else:
-                    tally, seconds = await run_phase(http, server.url, own(name), pages, warmup=args.warmup,
-                                                     seconds=args.think_seconds, think=args.think)
-                own_after = resource.getrusage(resource.RUSAGE_SELF)
-                results[name][kind] = {
-                    "tally": tally, "seconds": seconds,
-                    "server_cpu": server.cpu_seconds() - cpu_before,
-                    "generator_cpu": (own_after.ru_utime + own_after.ru_stime
-                                      - own_before.ru_utime - own_before.ru_stime),
-                }
+                seconds, think = ((args.saturation_seconds, None) if kind == "saturation"
+                                  else (args.think_seconds, args.think))
+                tally, cpu = await run_phase(http, server, own(name), pages, warmup=args.warmup,
+                                             seconds=seconds, think=think)
+                results[name][kind] = {"tally": tally, "seconds": seconds, "server_cpu": cpu["server"],
+                                       "generator_cpu": cpu["generator"]}
                 summary = (f"{tally.done_in_window / seconds:7.0f} saves/s" if kind == "saturation" else
                            f"p95 {percentile(tally.latencies, 0.95):6.1f} ms")
                 print(f"  {kind:<10} {name:<13} {summary}   statuses {dict(sorted(tally.statuses.items()))}",
