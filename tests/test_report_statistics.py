@@ -230,3 +230,15 @@ def test_cli_json_has_the_new_figures_and_filters(app):
     assert data["filters"]["subject_age_band"] == "25-39" and data["n_paired"] == 12
     bad = app.test_cli_runner().invoke(main, ["report", "progression", "who5", "percent", "--sex", "x"])
     assert bad.exit_code != 0
+
+
+def test_band_test_is_published_only_with_the_whole_shift_table(app):
+    _two_municipalities(app, {"Rho": 40})
+    with get_db(app).session() as session:
+        report = progression_report(session, get_registry(app).get("who5"), "percent", 1, 2)
+    assert report.band_test is not None and report.summary()["band_test"]["test"] == "stuart_maxwell"
+    everything = report.to_dict(1)  # a threshold of 1 withholds nothing
+    assert everything["band_test"] == report.summary()["band_test"]
+    protected = report.to_dict(5)
+    withheld = any(c is None for row in protected["shift"] for c in row)
+    assert (protected["band_test"] is None) == withheld

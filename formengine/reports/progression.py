@@ -238,6 +238,10 @@ class ProgressionReport:
         )
         for margin in ("shift_from", "shift_to"):
             data[margin] = None if data["shift"] is None else [safe[(margin, b)] for b in self.band_order]
+        if data["shift"] is None or any(c is None for row in data["shift"] for c in row):
+            # the test statistic is a function of the shift cells: with one withheld it could help
+            # work the cell out, so it is published only with the whole table
+            data["band_test"] = None
         data["meaningful_change"] = self.spec.get("meaningful_change")
         data["directions"] = (
             None if data["suppressed"] else {k: safe[("direction", k)] for k in self.directions}
