@@ -319,3 +319,11 @@ def test_status_report_tables_never_give_a_small_count_away(app):
              ([(r.label, "due") for r in rows], "due"), (["done", "not"], "due")]
     assert [r.label for r in rows] == ["1", "2", "closing"]
     assert recoverable(true, shown, sums) == []
+
+
+def test_a_hidden_part_is_protected_only_when_small():
+    lines = [Line(("a", "b", "other"), "n")]
+    big_other = protect({"a": 10, "b": 12, "other": 7, "n": 29}, lines, THRESHOLD, hidden=["other"])
+    assert big_other == {"a": 10, "b": 12, "other": None, "n": 29}
+    small_other = protect({"a": 10, "b": 12, "other": 2, "n": 24}, lines, THRESHOLD, hidden=["other"])
+    assert small_other["other"] is None and small_other["a"] is None and small_other["b"] == 12

@@ -124,8 +124,11 @@ def protect(counts: Mapping[K, int], lines: Sequence[Line] = (), threshold: int 
     of a sum that the table never shows (e.g. answers outside the listed
     categories); they are returned as None.
     """
-    withheld: set[Any] = {k for k, v in counts.items() if is_small(v, threshold)} | set(hidden)
-    if any(is_small(v, threshold) for v in counts.values()):
+    # a hidden part the reader can work out from its line is harmless unless it is small, and then it
+    # is withheld like any small count
+    withheld: set[Any] = {k for k, v in counts.items() if is_small(v, threshold)}
+    hidden = set(hidden)
+    if withheld:
         _complete_lines(lines, counts, withheld)
         primary = [k for k in counts if is_small(counts[k], threshold)]
         for _round in range(len(counts) + 1):
@@ -148,7 +151,7 @@ def protect(counts: Mapping[K, int], lines: Sequence[Line] = (), threshold: int 
                 break
             withheld.add(extra)
             _complete_lines(lines, counts, withheld)
-    return {k: (None if k in withheld else v) for k, v in counts.items()}
+    return {k: (None if k in withheld or k in hidden else v) for k, v in counts.items()}
 
 
 @dataclass
