@@ -288,7 +288,11 @@
           var version = reply.headers.get("X-Draft-Version");
           if (kind === "ack") {
             if (version) { acked[entry.response] = Number(version); }
-            return remove([entry.seq]).then(function () { notify("ack", entry, result); return step(); });
+            return remove([entry.seq]).then(function () {
+              pending = Math.max(0, pending - 1);  // at once, so leaving right after the reply is not asked about
+              notify("ack", entry, result);
+              return step();
+            });
           }
           if (kind === "drop") {
             // A conflict: every later save of this draft was given on top of the refused one.
@@ -297,6 +301,7 @@
               : [entry.seq];
             delete acked[entry.response];
             return remove(seqs).then(function () {
+              pending = Math.max(0, pending - seqs.length);
               notify(reply.status === 409 ? "conflict" : "refused", entry, result);
               if (reply.status === 409) { showStatus(text("conflict")); }
               return step();
