@@ -13,6 +13,8 @@ checks that they agree):
 
 - :func:`current_of` for loaded rows (``Response.current_score``);
 - :func:`current_score_id` in SQL (join ``Score.id == current_score_id()``),
+  :func:`is_current_score` (join ``Score.response_id == Response.id`` where
+  ``is_current_score()``: one anti-join, for reports over many responses),
   or :func:`current_score_ids_between` for a batch of responses;
 - :func:`current_rows` to keep one row per response from a stream ordered by
   response then score id (reports and exports that read every row anyway).
@@ -39,6 +41,16 @@ def current_score_id(response_id: Any = None) -> Any:
     newer = aliased(Score)
     target = Response.id if response_id is None else response_id
     return select(func.max(newer.id)).where(newer.response_id == target).scalar_subquery()
+
+
+def is_current_score(score: Any = Score) -> Any:
+    """SQL condition: ``score`` (default ``Score``) is its response's current score — no newer row exists.
+
+    For joins over many responses (reports): the planner can answer it with
+    one anti-join instead of a subquery per row.
+    """
+    newer = aliased(Score)
+    return ~select(newer.id).where(newer.response_id == score.response_id, newer.id > score.id).exists()
 
 
 def current_score_ids_between(first: int, last: int) -> Any:

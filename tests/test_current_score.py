@@ -11,6 +11,7 @@ from formengine.current_score import (
     current_rows,
     current_score_id,
     current_score_ids_between,
+    is_current_score,
     scoring_versions_note,
 )
 from formengine.db import get_db
@@ -59,6 +60,9 @@ def test_the_three_forms_of_the_rule_agree(app):
         assert by_sql == by_stream == by_object
         ids = sorted(by_sql)
         assert set(session.scalars(current_score_ids_between(ids[0], ids[-1]))) == set(by_sql.values())
+        by_anti_join = dict(session.execute(select(Response.id, Score.id).join(
+            Score, Score.response_id == Response.id).where(is_current_score())).all())
+        assert by_anti_join == by_sql
         assert by_object[responses[0].id] == newest.id
         assert responses[0].current_score.scores["percent"] == 48
         assert current_of([]) is None

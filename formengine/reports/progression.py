@@ -278,7 +278,9 @@ def progression_report(
     """
     spec = score_spec(instrument, score_name)
     start, end = parse_wave(from_wave), parse_wave(to_wave)
-    rows = observations(session, instrument.id, score_name, filters)
+    # between two numbered measurements no other measurement matters
+    waves = (start, end) if isinstance(start, int) and isinstance(end, int) else None
+    rows = observations(session, instrument.id, score_name, filters, waves)
     series: dict[tuple[Any, ...], list[Observation]] = defaultdict(list)
     for obs in rows:
         series[obs.key].append(obs)
