@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, Text, func, select, type_coerce
+from sqlalchemy import Select, Text, cast, func, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from formengine.current_score import _version_key, current_rows, current_score_id
@@ -363,6 +363,12 @@ class _Decoded:
         return found
 
 
+def _json_text(column: Any) -> Any:
+    """A JSON column sent as text: PostgreSQL would otherwise send jsonb, which the driver decodes
+    on every row; as text, the few distinct values of wording, bands and flags are decoded once."""
+    return cast(column, Text)
+
+
 def iter_long_rows(session: Session, instrument: Instrument, request: ExportRequest,
                    columns: list[Column] | None = None) -> Iterator[list[Any]]:
     """The long layout's rows for one instrument (submitted responses, current scores), streamed.
@@ -394,11 +400,11 @@ def iter_long_rows(session: Session, instrument: Instrument, request: ExportRequ
             subject.role, subject.sex, type_coerce(subject.birth_date, Text),
             type_coerce(Family.enrolled_on, Text), Wave.number, Wave.kind, Response.instrument_version,
             Response.mode, Response.language,
-            type_coerce(Response.wording, Text), type_coerce(Response.created_at, Text),
+            _json_text(Response.wording), type_coerce(Response.created_at, Text),
             type_coerce(Response.submitted_at, Text),
-            type_coerce(Response.answers, Text), type_coerce(Response.declined, Text),
-            Score.valid, type_coerce(Score.scores, Text), type_coerce(Score.bands, Text),
-            type_coerce(Score.flags, Text),
+            _json_text(Response.answers), _json_text(Response.declined),
+            Score.valid, _json_text(Score.scores), _json_text(Score.bands),
+            _json_text(Score.flags),
         )
         .select_from(Response)
         .join(Score, Score.id == current_score_id())
