@@ -15,9 +15,6 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-from scipy import stats as scipy_stats
-
 RCI_CRITICAL = 1.96  # two-sided 5 % for the Reliable Change Index (Jacobson & Truax 1991)
 
 
@@ -74,6 +71,9 @@ def _finite(value: float) -> float | None:
 
 def paired_stats(pairs: Sequence[tuple[float, float]], confidence: float = 0.95) -> PairedStats:
     """Means, mean change with its paired-t interval and p-value, Wilcoxon, and the effect sizes."""
+    import numpy as np  # imported when a statistic is computed: scipy costs ~70 MB in every process
+    from scipy import stats as scipy_stats
+
     n = len(pairs)
     if n == 0:
         return PairedStats(0, None, None, None, None, None, None)
@@ -121,6 +121,9 @@ def band_shift_test(table: Sequence[Sequence[int]]) -> BandTest | None:
     out. None when fewer than two bands remain or the test is undefined
     (nobody changed band).
     """
+    import numpy as np  # imported when a statistic is computed: scipy costs ~70 MB in every process
+    from scipy import stats as scipy_stats
+
     counts = np.array(table, dtype=float)
     if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
         raise ValueError("a band-shift table is square")
@@ -181,6 +184,9 @@ class GroupComparison:
 
 def compare_groups(a: Sequence[float], b: Sequence[float]) -> GroupComparison:
     """Compare two independent groups' values (Welch's t-test, unequal variances)."""
+    import numpy as np  # imported when a statistic is computed: scipy costs ~70 MB in every process
+    from scipy import stats as scipy_stats
+
     mean_a, mean_b = mean(a), mean(b)
     p = None
     sd_a, sd_b = sample_sd(a), sample_sd(b)
