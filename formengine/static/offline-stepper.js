@@ -241,9 +241,23 @@
       });
   }
 
+  /* A form post to the server in the background (hand-over, unlock); the page stays. */
+  function tell(url, data) {
+    return fetch(url, { method: "POST", body: new URLSearchParams(data), credentials: "same-origin",
+                        redirect: "manual" }).catch(function () { return null; });
+  }
+
   function unlock(secret) {
     if (!bundle.verifier) { showUnlock(bundle.words.locked); return; }
     verify(secret).then(function (ok) {
+      if (ok && navigator.onLine) {
+        // The server's hand-over lock ends with the same secret (without a network it stays until the
+        // team member unlocks there too).
+        var data = new FormData();
+        data.append("csrf_token", (document.querySelector('meta[name="csrf-token"]') || {}).content || "");
+        data.append("secret", secret);
+        tell("/fill/" + bundle.response + "/unlock", data);
+      }
       if (ok) {
         tries = 0;
         locked = false;
@@ -300,13 +314,18 @@
       unlock(form.querySelector("input").value);
       return;
     }
+    if (/\/handover$/.test(action) && bundle && bundle.response === responseId()) {
+      // A prepared form is handed over in place, so the page keeps it: locked here at once, and on
+      // the server too while there is a network (a reload then shows the server's locked page).
+      evt.preventDefault(); evt.stopImmediatePropagation();
+      if (navigator.onLine) { tell(action, new FormData(form)); }
+      lock();
+      return;
+    }
     if (!offline() && !form.classList.contains("offline-submit")) { return; }
     if (form.classList.contains("offline-submit") || /\/submit$/.test(action)) {
       evt.preventDefault(); evt.stopImmediatePropagation();
       submitIntent();
-    } else if (/\/handover$/.test(action)) {
-      evt.preventDefault(); evt.stopImmediatePropagation();
-      lock();
     } else if (!form.classList.contains("step-form") && (locked || form.classList.contains("answer-language"))) {
       evt.preventDefault(); evt.stopImmediatePropagation();  // not available without a network
     }
@@ -315,6 +334,12 @@
   window.addEventListener("click", function (evt) {
     var target = evt.target.closest ? evt.target : evt.target.parentNode;
     if (target.closest("#offline-give-back")) { evt.preventDefault(); showUnlock(); return; }
+    // Handed over while online, then the network went: the header's unlock link is answered here.
+    if (target.closest("a[href$='/unlock']") && offline()) {
+      evt.preventDefault(); evt.stopImmediatePropagation();
+      showUnlock();
+      return;
+    }
     var jump = target.closest("button[data-page]");
     if (jump && bundle) { showPage(jump.getAttribute("data-page")); return; }
     if (locked && target.closest("a[href]")) { evt.preventDefault(); evt.stopImmediatePropagation(); }

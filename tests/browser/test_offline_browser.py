@@ -325,3 +325,68 @@ def test_two_open_pages_send_the_waiting_answers_once_and_in_order(tablet, live_
     wait_until_sent(due)
     assert stored(live_app, uuid).version == 4  # three writes, each once
     page.wait_for_function("() => document.querySelectorAll('#fill-step input:checked').length === 3")
+
+
+def test_answers_given_offline_are_sent_after_the_browser_is_restarted(browser, live_server, live_app,
+                                                                        tmp_path):
+    """A browser profile on disk: quit chromium without a network, start it again with one."""
+    from tests.browser.conftest import CHROMIUM_ARGS, _chromium_path
+
+    def launch():
+        context = browser.browser_type.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=_chromium_path(), args=CHROMIUM_ARGS,
+            viewport=VIEWPORTS["portrait"], has_touch=True, locale="da-DK", base_url=live_server.url)
+        context.set_default_timeout(15000)
+        return context
+
+    context = launch()
+    try:
+        page = context.pages[0] if context.pages else context.new_page()
+        login(page)
+        start(page, PSS)
+        uuid = response_uuid(page)
+        offline_answers(page, uuid)
+    finally:
+        context.close()  # the browser quits with the answers still waiting
+    assert stored(live_app, uuid).answers == {}
+    context = launch()
+    try:
+        page = context.pages[0] if context.pages else context.new_page()
+        page.goto("/")  # still logged in (the session cookie outlives the browser); sending resumes
+        wait_until_stored(page, live_app, uuid, {"pss_1": 4, "pss_2": 5})
+        wait_until_sent(page)
+        assert stored(live_app, uuid).version == 3
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("tablet", ["landscape"], indirect=True)
+def test_a_prepared_form_handed_over_online_stays_locked_on_the_server_and_the_pin_unlocks_both(tablet,
+                                                                                              live_app):
+    page = tablet
+    login(page)
+    start(page, WHO5)
+    uuid = response_uuid(page)
+    page.get_by_label("Din pinkode eller adgangskode").fill("1234")
+    page.get_by_role("button", name="Gør klar til brug uden net").tap()
+    page.get_by_role("status").filter(has_text="Klar").wait_for()
+    page.get_by_role("button", name="Giv tabletten videre").tap()  # online: locked here and on the server
+    page.get_by_role("button", name="Giv tabletten tilbage").wait_for()
+    assert page.get_by_role("navigation").count() == 0
+    page.context.set_offline(True)
+    tap_answer(page, "Har været i godt humør", "Lidt af tiden")
+    assert progress(page) == "Spørgsmål 2 af 5"
+    page.context.set_offline(False)
+    wait_until_stored(page, live_app, uuid, {"who5_1": 1})
+    # The server knows the tablet is handed over: another page of the app leads back to the form.
+    other = page.context.new_page()
+    other.goto("/families")
+    assert other.url.endswith(f"/fill/{uuid}")
+    other.close()
+    page.get_by_role("button", name="Giv tabletten tilbage").tap()
+    page.get_by_label("Pinkode eller adgangskode", exact=True).fill("1234")
+    with page.expect_response(lambda r: r.url.endswith("/unlock")):
+        page.get_by_role("button", name="Lås op").tap()
+    page.get_by_role("navigation").wait_for()
+    page.goto("/families")  # unlocked on the server as well
+    assert page.url.endswith("/families")
