@@ -14,7 +14,10 @@ it serves, each by gunicorn with 4 workers on a free port of 127.0.0.1:
   the cookies) and answers with a short fragment, no database;
 - with ``--security-cost`` also "app, unchecked": the same app with the
   session checks (session version, idle and absolute limits) and the audit
-  events of draft saves and views switched off, to show what they cost.
+  events of draft saves and views switched off, to show what they cost;
+- with ``--baseline DIR`` also "baseline": the application from another
+  checkout of the project (say ``git archive`` of an earlier commit), to
+  compare before and after in one run.
 
 Every tablet logs in with its own session (login form, CSRF token), opens
 its draft and saves answers the way the stepper does: one tap on an answer
@@ -566,6 +569,17 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lost: t
             if name == "app":
                 p95_ratio = p[0.95] / bare_p[0.95]
         print(line)
+    if "baseline" in results:
+        def cpu_per_save(name: str) -> float:
+            sat = results[name]["saturation"]
+            return 1000 * sat["server_cpu"] / max(1, sat["tally"].done_in_window)
+
+        lat_now = percentile(results["app"]["think"]["tally"].latencies, 0.95)
+        lat_then = percentile(results["baseline"]["think"]["tally"].latencies, 0.95)
+        print(f"app vs baseline ({args.baseline}): saturation {rates['app']:.0f} vs {rates['baseline']:.0f} "
+              f"saves/s ({rates['app'] / rates['baseline']:.2f}x); server CPU per save "
+              f"{cpu_per_save('app'):.2f} vs {cpu_per_save('baseline'):.2f} ms; p95 {lat_now:.1f} vs "
+              f"{lat_then:.1f} ms")
     if "unchecked" in results:
         with_checks, without = rates["app"], rates["unchecked"]
         lat_with = percentile(results["app"]["think"]["tally"].latencies, 0.95)
@@ -603,6 +617,8 @@ def main() -> int:
     parser.add_argument("--saturation-seconds", type=float, default=None)
     parser.add_argument("--think-seconds", type=float, default=None)
     parser.add_argument("--warmup", type=float, default=None)
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also serve the application from another checkout of the project (before/after)")
     parser.add_argument("--profile", metavar="DIR",
                         help="profile the app's workers (cProfile), one file per worker in DIR")
     parser.add_argument("--keep-database", action="store_true", help="do not drop the database (to inspect)")
@@ -642,9 +658,15 @@ def main() -> int:
                 env["LOAD_BENCH_PROFILE_DIR"] = str(Path(args.profile).resolve())
             if args.security_cost:
                 targets["unchecked"] = "load:unchecked_app()"
+            envs = {name: env for name in targets}
+            if args.baseline:
+                # Another checkout of the project (e.g. `git archive` of an earlier commit), on the same
+                # database, so before and after are measured in one run on the same machine load.
+                targets["baseline"] = "formengine:create_app()"
+                envs["baseline"] = {**env, "PYTHONPATH": str(Path(args.baseline).resolve())}
             for server_name, target in targets.items():
-                servers[server_name] = start_server(server_name, target, env, args.workers, args.worker_class,
-                                                    Path(tmp) / f"{server_name}.log")
+                servers[server_name] = start_server(server_name, target, envs[server_name], args.workers,
+                                                    args.worker_class, Path(tmp) / f"{server_name}.log")
             try:
                 results = asyncio.run(drive(args, servers, tablets, pages))
             finally:
