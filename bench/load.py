@@ -321,6 +321,14 @@ class Tally:
     conflicts: int = 0
     errors: int = 0
 
+    def add(self, other: Tally) -> None:
+        self.latencies += other.latencies
+        self.done_in_window += other.done_in_window
+        for status, count in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + count
+        self.conflicts += other.conflicts
+        self.errors += other.errors
+
 
 def percentile(values: list[float], fraction: float) -> float:
     if not values:
@@ -480,18 +488,29 @@ async def drive(args: argparse.Namespace, servers: dict[str, Server], tablets: l
         def own(name: str) -> list:
             return bare_tablets if name == "bare" else tablets
 
+        # The servers take turns in short slices, in a rotating order, so a change in the machine's
+        # load during the run (other work) falls on all of them alike.
+        names = list(servers)
         for kind in ("saturation", "think"):
-            for name, server in servers.items():
-                seconds, think = ((args.saturation_seconds, None) if kind == "saturation"
-                                  else (args.think_seconds, args.think))
-                tally, cpu = await run_phase(http, server, own(name), pages, warmup=args.warmup,
-                                             seconds=seconds, think=think)
-                results[name][kind] = {"tally": tally, "seconds": seconds, "server_cpu": cpu["server"],
-                                       "generator_cpu": cpu["generator"]}
-                summary = (f"{tally.done_in_window / seconds:7.0f} saves/s" if kind == "saturation" else
-                           f"p95 {percentile(tally.latencies, 0.95):6.1f} ms")
-                print(f"  {kind:<10} {name:<13} {summary}   statuses {dict(sorted(tally.statuses.items()))}",
-                      flush=True)
+            total, think = ((args.saturation_seconds, None) if kind == "saturation"
+                            else (args.think_seconds, args.think))
+            # think-time tablets start spread over two think times: the warm-up covers that
+            warmup = args.warmup if think is None else max(args.warmup, 2 * think)
+            for round_ in range(args.rounds):
+                turn = names[round_ % len(names):] + names[:round_ % len(names)]
+                for name in turn:
+                    tally, cpu = await run_phase(http, servers[name], own(name), pages, warmup=warmup,
+                                                 seconds=total / args.rounds, think=think)
+                    into = results[name].setdefault(kind, {"tally": Tally(), "seconds": 0.0,
+                                                           "server_cpu": 0.0, "generator_cpu": 0.0})
+                    into["tally"].add(tally)
+                    into["seconds"] += total / args.rounds
+                    into["server_cpu"] += cpu["server"]
+                    into["generator_cpu"] += cpu["generator"]
+                    summary = (f"{tally.done_in_window * args.rounds / total:7.0f} saves/s" if think is None
+                               else f"p95 {percentile(tally.latencies, 0.95):6.1f} ms")
+                    print(f"  {kind:<10} {name:<10} round {round_ + 1}: {summary}   "
+                          f"statuses {dict(sorted(tally.statuses.items()))}", flush=True)
     return results
 
 
@@ -543,7 +562,8 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lost: t
           f"server, {postgres}, WHO-5 saves (htmx, one tap = save and next question)")
     before, after = (" ".join(f"{x:.2f}" for x in load) for load in (load_before, load_after))
     print(f"machine: {os.cpu_count()} cores; load average before {before}, after {after}")
-    print(f"saturation (no think time, {args.saturation_seconds:g} s after {args.warmup:g} s warm-up):")
+    print(f"saturation (no think time; {args.saturation_seconds:g} s per server in {args.rounds} turns, "
+          f"each after {args.warmup:g} s warm-up):")
     rates = {}
     for name, result in results.items():
         sat = result["saturation"]
@@ -556,7 +576,7 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lost: t
         print(f"  {name:<13} {rate:7.0f} saves/s{ratio:<14}  {cpu}, "
               f"errors {sat['tally'].errors}, conflicts {sat['tally'].conflicts}")
     print(f"think time {args.think:g} s per tablet (uniform {0.5 * args.think:g}-{1.5 * args.think:g} s, "
-          f"{args.think_seconds:g} s):")
+          f"{args.think_seconds:g} s per server in {args.rounds} turns):")
     p95_ratio = float("nan")
     for name, result in results.items():
         tally = result["think"]["tally"]
@@ -617,6 +637,8 @@ def main() -> int:
     parser.add_argument("--saturation-seconds", type=float, default=None)
     parser.add_argument("--think-seconds", type=float, default=None)
     parser.add_argument("--warmup", type=float, default=None)
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="slices per server and phase, taken in turns (default 3, 1 with --quick)")
     parser.add_argument("--baseline", metavar="DIR",
                         help="also serve the application from another checkout of the project (before/after)")
     parser.add_argument("--profile", metavar="DIR",
@@ -625,7 +647,8 @@ def main() -> int:
     args = parser.parse_args()
     args.saturation_seconds = args.saturation_seconds or (6 if args.quick else 20)
     args.think_seconds = args.think_seconds or (15 if args.quick else 60)
-    args.warmup = args.warmup if args.warmup is not None else (2 if args.quick else 5)
+    args.warmup = args.warmup if args.warmup is not None else (2 if args.quick else 3)
+    args.rounds = max(1, args.rounds or (1 if args.quick else 3))
 
     load_before = os.getloadavg()
     name = f"bench_load_{os.getpid()}"
