@@ -256,7 +256,12 @@
         var data = new FormData();
         data.append("csrf_token", (document.querySelector('meta[name="csrf-token"]') || {}).content || "");
         data.append("secret", secret);
-        tell("/fill/" + bundle.response + "/unlock", data);
+        // After the waiting answers (unlocking may switch the form back to the team member's
+        // language, a change of its own), then the step is shown as the server has it.
+        var queue = window.FormengineQueue;
+        var url = "/fill/" + bundle.response + "/unlock";
+        queue.drained().then(function () { return tell(url, data); })
+          .then(function () { queue.reload(); });
       }
       if (ok) {
         tries = 0;
