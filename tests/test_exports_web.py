@@ -80,6 +80,11 @@ def test_sysadmin_exports_every_municipality_and_other_formats(reports_data, log
     dta = _post(client, format="dta", layout="wide", instrument="")
     assert dta.status_code == 200 and dta.headers["Content-Disposition"].endswith('.dta"')
     assert _post(client, delimiter="pipe").status_code == 400
+    # the families' enrolment period, as in the reports: none enrolled in 2999
+    later = _post(client, enrolled_from="2999-01-01")
+    assert later.status_code == 200 and _rows(later) == []
+    assert len(_rows(_post(client, enrolled_to="2999-12-31"))) == len(rows)
+    assert _post(client, enrolled_from="1.1.2024").status_code == 400
     assert _post(client, instrument="nope").status_code == 404
 
 

@@ -12,6 +12,7 @@ from formengine.exports.dataset import ExportRequest, scored_instrument_ids
 from formengine.exports.service import ExportError, FormatUnavailable, build_export
 from formengine.exports.writers import DELIMITERS, OPTIONAL, MissingPackages, missing_packages
 from formengine.registry import get_registry
+from formengine.web import params
 from formengine.web.access import municipality_choices, municipality_scope, require_admin, ui_lang
 from formengine.web.errors import render_error, safe_stream
 
@@ -62,8 +63,10 @@ def download():
     else:
         instrument_ids = scored_instrument_ids(registry)
     municipalities = municipality_scope(form)
+    enrolled_from, enrolled_to = params.iso_date("enrolled_from", form), params.iso_date("enrolled_to", form)
     export_request = ExportRequest(instrument_ids=instrument_ids, municipality_ids=municipalities,
-                                   identifiable=identifiable)
+                                   identifiable=identifiable, enrolled_from=enrolled_from,
+                                   enrolled_to=enrolled_to)
     session = db_session()
     try:
         export = build_export(session, registry, export_request, layout=layout, fmt=fmt,
@@ -76,6 +79,8 @@ def download():
         "layout": layout, "format": fmt, "identifiable": identifiable,
         "municipality_ids": list(municipalities) if municipalities is not None else "all",
         "instruments": list(instrument_ids), "file": export.filename,
+        "enrolled_from": enrolled_from.isoformat() if enrolled_from else None,
+        "enrolled_to": enrolled_to.isoformat() if enrolled_to else None,
     }, municipality_id=municipalities[0] if municipalities and len(municipalities) == 1 else None)
     session.commit()
 
