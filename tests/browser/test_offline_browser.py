@@ -390,3 +390,21 @@ def test_a_prepared_form_handed_over_online_stays_locked_on_the_server_and_the_p
     page.get_by_role("navigation").wait_for()
     page.goto("/families")  # unlocked on the server as well
     assert page.url.endswith("/families")
+
+
+def test_without_javascript_the_page_says_that_answering_offline_is_not_available(browser, live_server):
+    context = browser.new_context(viewport=VIEWPORTS["portrait"], has_touch=True, java_script_enabled=False,
+                                  base_url=live_server.url)
+    page = context.new_page()
+    try:
+        login(page)
+        start(page, PSS)
+        # The text is inside <noscript>, which the locators skip; it is on the page the user sees.
+        assert "det er ikke muligt at svare uden netforbindelse" in page.inner_text("main")
+        assert not page.get_by_role("button", name="Gør klar til brug uden net").is_visible()
+        # Plain form posts still save.
+        answer(page, Q1, "Enig")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Næste", exact=True).tap()
+    finally:
+        context.close()
