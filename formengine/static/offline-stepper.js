@@ -139,16 +139,34 @@
         }
       });
     });
+    showProgress(pageId);
+    history.replaceState(null, "", location.pathname + "?page=" + encodeURIComponent(pageId));
+    var legend = node.querySelector("fieldset.question:not([hidden]) legend");
+    if (legend) { legend.focus(); }
+  }
+
+  function showProgress(pageId) {
     var pages = visiblePages().map(function (p) { return p.id; });
     var progress = $("step-progress");
     if (progress) {
       progress.textContent = progress.textContent.replace(/\d+(\D+)\d+/, (pages.indexOf(pageId) + 1) + "$1" + pages.length);
-      var bar = node.querySelector("progress");
+      var bar = document.querySelector("#fill-step progress");
       if (bar) { bar.max = pages.length; bar.value = pages.indexOf(pageId) + 1; }
     }
-    history.replaceState(null, "", location.pathname + "?page=" + encodeURIComponent(pageId));
-    var legend = node.querySelector("fieldset.question:not([hidden]) legend");
-    if (legend) { legend.focus(); }
+  }
+
+  /* After an answer on the step: questions that a display condition now shows appear, others go. */
+  function refreshShown(pageId) {
+    var page = bundle.pages.filter(function (p) { return p.id === pageId; })[0];
+    page.items.forEach(function (id) {
+      var box = $("q-" + id);
+      if (!box) { return; }
+      var visible = shown(id, state.answers);
+      if (box.hidden === !visible) { return; }
+      box.hidden = !visible;
+      box.querySelectorAll("input, textarea, button").forEach(function (input) { input.disabled = !visible; });
+    });
+    showProgress(pageId);
   }
 
   function el(tag, attrs, text) {
@@ -291,7 +309,7 @@
     if (!bundle || bundle.response !== responseId()) { return false; }
     var nav = record(fields);
     if (!offline() || !nav) { return false; }
-    if (nav.go === "stay") { return true; }
+    if (nav.go === "stay") { refreshShown(nav.page); return true; }
     if (/^(add|remove):/.test(nav.go)) { return false; }  // entries of a group need the server
     var target = nextStep(nav.page, nav.go, nav.before, nav.decline);
     if (target === null) { showReview(); } else { showPage(target); }

@@ -408,3 +408,33 @@ def test_without_javascript_the_page_says_that_answering_offline_is_not_availabl
             page.get_by_role("button", name="Næste", exact=True).tap()
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_offline_the_questions_a_display_condition_shows_appear_and_go(tablet, live_app):
+    page = tablet
+    login(page)
+    start(page, "Alle spørgsmålstyper")
+    uuid = response_uuid(page)
+    page.goto(f"/fill/{uuid}?page=p_worry")
+    page.get_by_label("Din pinkode eller adgangskode").fill("1234")
+    page.get_by_role("button", name="Gør klar til brug uden net").tap()
+    page.get_by_role("status").filter(has_text="Klar").wait_for()
+    page.context.set_offline(True)
+    tap_answer(page, "Bekymrer du dig?", "Nej")  # the follow-up step is skipped
+    assert progress(page) == "Del 3 af 5"
+    assert page.get_by_role("group", name="Hvad holder dig vågen?").count() == 0
+    hours = page.get_by_label("Timers søvn", exact=True)
+    hours.fill("4")
+    hours.blur()  # a short night: the question about it appears on the same step
+    page.get_by_role("group", name="Hvad holder dig vågen?").wait_for()
+    awake = page.get_by_label("Hvad holder dig vågen?", exact=True)
+    awake.fill("Lektier")
+    awake.blur()
+    page.get_by_role("button", name="Tilbage", exact=True).tap()
+    tap_answer(page, "Bekymrer du dig?", "Ja")  # now the follow-up step is there
+    page.get_by_role("group", name="Hvor tit bekymrer du dig?").wait_for()
+    assert progress(page) == "Del 3 af 6"
+    page.shots.take(page, "follow-up-offline")
+    page.context.set_offline(False)
+    wait_until_stored(page, live_app, uuid, {"worry": True, "hours": 4, "short_sleep": "Lektier"})
