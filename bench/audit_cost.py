@@ -74,7 +74,7 @@ def main() -> int:
         token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
         assert client.post("/login", data={"username": "team-a", "password": "demo",
                                            "csrf_token": token}).status_code == 302
-        token = CSRF.search(client.get("/").get_data(as_text=True)).group(1)
+        token = CSRF.search(client.get("/instruments").get_data(as_text=True)).group(1)
         started = client.post("/fill/start/who5", data={"csrf_token": token})
         uuid = started.headers["Location"].rsplit("/", 1)[-1]
         state = {"version": 1, "code": 0}
