@@ -161,7 +161,9 @@
       var stay = entry.fields.some(function (p) { return p[0] === "go" && p[1] === "stay"; });
       if (stay) {
         applyOutOfBand(result.html);
-        setStatus(text("saved"), "ok");
+        // The reply's own status line (e.g. "a new question has appeared") is kept.
+        var said = document.getElementById("save-status");
+        if (said && /id="save-status"/.test(result.html || "")) { said.className = "save-status ok"; } else { setStatus(text("saved"), "ok"); }
         bringNextIntoView();
       } else if (entry.key === latest) {
         showStep(result.html, reply.headers.get("HX-Push-Url"));

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from formengine.db import get_db
@@ -122,7 +123,7 @@ def fill_step(page):
                     return
                 with page.expect_response(lambda r: r.url.endswith("/save")):
                     group.get_by_role("radio", name=question["option"], exact=True).tap()
-                page.wait_for_load_state()
+                wait_until_saved(page)
             else:
                 value = {"date": "2024-05-01", "number": "1", "text": "Testsvar"}[question["field"]]
                 field = group.get_by_label(question["legend"], exact=True)
@@ -130,9 +131,16 @@ def fill_step(page):
                 with page.expect_response(lambda r: r.url.endswith("/save")):
                     field.fill(value)
                     field.blur()
-                page.wait_for_load_state()
+                wait_until_saved(page)
     page.get_by_role("button", name="Næste", exact=True).tap()
     wait_for_next_step(page, before)
+
+
+def wait_until_saved(page):
+    """The reply has been applied to the step (the status line says it is saved), so a
+    follow-up question it reveals is on the page, as the respondent sees it."""
+    expect(page.locator("#save-status")).to_have_text(re.compile(r"^(Gemt|Saved)"))
+    page.wait_for_load_state()
 
 
 def fill_to_review(page, shots, prefix="", limit=80):

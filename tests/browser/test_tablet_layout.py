@@ -42,7 +42,7 @@ SEEDS = {
                 "/reports/progression?score=who5:percent&from=1&to=2"],
     "sysadmin": ["/due", "/admin/", "/reports/", "/exports/", "/families"],
 }
-NOT_PAGES = re.compile(r"^/(static|fill|logout)/|\.(csv|xlsx|sav|json|zip)$|^/fill/")
+NOT_PAGES = re.compile(r"^/(static|fill|logout)/|\.(csv|xlsx|sav|dta|json|zip|pdf)$|^/fill/")
 
 MEASURE_JS = """(minTarget) => {
   const doc = document.documentElement;
