@@ -6,7 +6,7 @@ Group per family, then each QuestionnaireResponse followed by the
 Observation of its current score. Texts are the project labels in Danish.
 
 - ``subject`` is the Patient the answers are about (the child of a parent's
-  SDQ, the respondent of a self-report: :func:`formengine.responses.subject_of`);
+  report about a child, the respondent of a self-report: :func:`formengine.responses.subject_of`);
   ``source`` and ``author`` the Patient who answered.
 - A Patient's identifier is the keyed pseudonym in a pseudonymised export
   and ``<municipality>/<case reference>/<person reference>`` in an

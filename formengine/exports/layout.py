@@ -5,7 +5,7 @@ from __future__ import annotations
 # Leading columns of the long layout, in order. ``birth_date`` appears only in an
 # identifiable export; a pseudonymised one has ``age`` instead.
 # The ``about_*`` columns describe the person answered about (the child of a parent's
-# SDQ), so a file imports on its own, in any order; ``enrolled_on`` is the family's.
+# report about a child), so a file imports on its own, in any order; ``enrolled_on`` is the family's.
 LONG_COLUMNS_PSEUDONYMOUS = (
     "response_id", "municipality", "family", "person", "about", "role", "sex", "age",
     "about_role", "about_sex", "about_age", "enrolled_on",
@@ -42,5 +42,5 @@ def group_count_column(group: str) -> str:
 
 
 def group_entry_column(group: str, number: int, field: str) -> str:
-    """One field of entry ``number`` (from 1) of a repeatable group: ``goals_2_scale_now``."""
+    """One field of entry ``number`` (from 1) of a repeatable group: ``group_2_field``."""
     return f"{group}_{number}_{field}"

@@ -51,7 +51,7 @@ class Filters:
     age_band: str | None = None
     enrolled_from: date | None = None
     enrolled_to: date | None = None
-    # the person the answers are about (the child of a parent's SDQ; the respondent for self-reports)
+    # the person the answers are about (the child of a parent's report; the respondent for self-reports)
     subject_sex: str | None = None
     subject_age_band: str | None = None
 

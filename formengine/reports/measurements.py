@@ -3,7 +3,7 @@
 - **Whose series.** A series is one respondent's answers about one person:
   ``("person", respondent, subject)`` where the subject follows
   :func:`formengine.responses.subject_of` (a self-report is about its
-  respondent, a parent's SDQ about a child is about the child). Forms answered
+  respondent, a parent's report about a child is about the child). Forms answered
   for a municipality form the series ``("municipality", id)``.
 - **Measurement k** is the response's wave number. Every wave of a family is
   numbered, the closing wave too: a family closed after measurement 1 has its
