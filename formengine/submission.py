@@ -7,9 +7,12 @@ the whole-form page and import all call :func:`check_submission`, so they agree:
   the caller records them in the audit trail), never stored or scored;
 - a decline of a hidden question is dropped; a decline of a question that does
   not allow declining, or of an unknown one, is refused;
+- entries of a repeated group that hold no answer (added, never filled in)
+  are not kept, and do not count towards the group's ``min_repeat``;
 - every shown question that must be answered (``required``/``required_if``)
-  has an answer or a decline; otherwise it is listed in ``missing``, in page
-  order, so a page can list and link them.
+  has an answer or a decline, and every shown group has at least its
+  ``min_repeat`` filled entries (or a decline); otherwise it is listed in
+  ``missing``, in page order, so a page can list and link them.
 """
 
 from __future__ import annotations
@@ -18,13 +21,34 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from formengine.instruments import AnswerRefused, Definition, Problem
+from formengine.instruments import AnswerRefused, Definition, Problem, filled_entries
 
 
 def has_answer(answers: Mapping[str, Any], declined: Collection[str], item_id: str) -> bool:
-    """An item counts as answered when it has a value (not an empty group) or was declined on purpose."""
+    """An item counts as answered when it has a value or was declined on purpose.
+
+    A group counts once one of its entries holds an answer.
+    """
     value = answers.get(item_id)
-    return (value is not None and value != []) or item_id in declined
+    if isinstance(value, list):
+        return bool(filled_entries(value)) or item_id in declined
+    return value is not None or item_id in declined
+
+
+def too_few_entries(item: Mapping[str, Any], answers: Mapping[str, Any]) -> bool:
+    """Whether a group has fewer filled entries than its ``min_repeat``."""
+    return (item.get("type") == "group"
+            and len(filled_entries(answers.get(item["id"]))) < item.get("min_repeat", 0))
+
+
+def without_empty_entries(definition: Definition, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """``answers`` without the entries of groups that hold no answer."""
+    kept = dict(answers)
+    for item_id, value in answers.items():
+        item = definition.items_by_id.get(item_id)
+        if item is not None and item.get("type") == "group" and isinstance(value, list):
+            kept[item_id] = filled_entries(value)
+    return kept
 
 
 def shown_items(definition: Definition, answers: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -47,7 +71,9 @@ def missing_required(definition: Definition, answers: Mapping[str, Any],
     In page order, so the review screen can list and link them.
     """
     return [item["id"] for item in shown_items(definition, answers)
-            if not has_answer(answers, declined, item["id"]) and definition.is_required(item, answers)]
+            if item["id"] not in declined
+            and ((not has_answer(answers, declined, item["id"]) and definition.is_required(item, answers))
+                 or too_few_entries(item, answers))]
 
 
 def decline_problems(definition: Definition, declined: Iterable[str]) -> list[Problem]:
@@ -99,7 +125,7 @@ def check_submission(definition: Definition, answers: Mapping[str, Any],
     if problems:
         raise AnswerRefused(problems)
     cleared = hidden_answered(definition, answers)
-    kept = {k: v for k, v in answers.items() if k not in cleared}
+    kept = without_empty_entries(definition, {k: v for k, v in answers.items() if k not in cleared})
     shown = {item["id"] for item in shown_items(definition, kept)}
     declined = [d for d in declined if d in shown]
     return Submission(answers=kept, declined=declined, cleared=cleared,
@@ -114,4 +140,6 @@ __all__ = [
     "hidden_answered",
     "missing_required",
     "shown_items",
+    "too_few_entries",
+    "without_empty_entries",
 ]

@@ -76,6 +76,8 @@ def test_resume_at_the_first_question_without_an_answer_or_a_decline(kitchen):
     assert resume_step(kitchen, {}, ["mood"]) == "p_worry"
     assert resume_step(kitchen, {"mood": 1, "worry": True}, []) == "p_worry_often"
     everything = {"mood": 1, "worry": False, "note": "x", "hours": 8, "seen_on": "2026-01-01",
-                  "helpers": [{}], "stars": 2}
+                  "helpers": [{"helper_name": "Mormor"}], "stars": 2}
     assert resume_step(kitchen, everything, []) is None
     assert resume_step(kitchen, {**everything, "helpers": []}, []) == "p_helpers"  # no entries: open
+    # An entry added and left untouched holds no answer: the step is still open.
+    assert resume_step(kitchen, {**everything, "helpers": [{}]}, []) == "p_helpers"

@@ -44,3 +44,25 @@ def test_declines_only_where_the_form_allows_them(kitchen):
         check_submission(kitchen, COMPLETE, ["worry", "nope"])
     assert [(p.item, p.reason) for p in refused.value.refusals] == [("worry", "cannot_decline"),
                                                                     ("nope", "unknown_item")]
+
+
+def test_a_group_entry_without_answers_is_not_kept_and_does_not_count_towards_min_repeat():
+    loft = load_definition(LOFT)
+    untouched = check_submission(loft, {"goals": [{}]})
+    assert untouched.missing == ["goals"]  # one goal is the minimum; an empty entry is no goal
+    one = check_submission(loft, {"goals": [{}, {"goal": "Faste sengetider"}, {"scaling": None}]})
+    assert "goals" not in one.missing
+    assert one.answers["goals"] == [{"goal": "Faste sengetider"}]
+
+
+LOFT = {
+    "id": "groups_demo", "version": "1.0.0", "title": {"da": "Mål", "en": "Goals"}, "respondent": "self",
+    "licence": {"holder": "formengine tests", "terms": {"da": "Kun til test", "en": "Test only"},
+                "official_wording_licensed": True},
+    "scales": {},
+    "items": [{"id": "goals", "type": "group", "min_repeat": 1, "max_repeat": 3,
+               "label": {"da": "Mål", "en": "Goals"},
+               "items": [{"id": "goal", "type": "text", "max_length": 200, "label": {"da": "Mål", "en": "Goal"}},
+                         {"id": "scaling", "type": "number", "min": 0, "max": 10,
+                          "label": {"da": "Skala", "en": "Scale"}}]}],
+}

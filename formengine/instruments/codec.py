@@ -205,6 +205,18 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def filled_entries(entries: Any) -> list[Any]:
+    """The entries of a group's answer that hold at least one answer.
+
+    An entry added and left untouched holds none: it does not count towards
+    ``min_repeat`` and is not kept at submit.
+    """
+    if not isinstance(entries, list):
+        return []
+    return [entry for entry in entries
+            if isinstance(entry, Mapping) and any(v not in (None, "", []) for v in entry.values())]
+
+
 def code_key(code: Any) -> str:
     """A code as a form field value: its JSON form, so ``1`` and ``"1"`` stay apart."""
     return json.dumps(code)
@@ -438,7 +450,8 @@ class AnswerCodec:
             except AnswerRefused as exc:
                 problems.extend(exc.refusals)
                 continue
-            if complete and item.get("type") == "group" and len(out[item_id]) < item.get("min_repeat", 0):
+            if (complete and item.get("type") == "group"
+                    and len(filled_entries(out[item_id])) < item.get("min_repeat", 0)):
                 problems.append(Problem(item_id, "too_few_entries", limit=item["min_repeat"]))
         if problems:
             raise AnswerRefused(problems)
@@ -600,4 +613,4 @@ def codec_for(definition: Definition) -> AnswerCodec:
     return codec
 
 
-__all__ = ["AnswerCodec", "AnswerRefused", "MESSAGES", "Problem", "code_key", "codec_for"]
+__all__ = ["AnswerCodec", "AnswerRefused", "MESSAGES", "Problem", "code_key", "codec_for", "filled_entries"]
