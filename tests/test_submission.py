@@ -62,7 +62,8 @@ LOFT = {
     "scales": {},
     "items": [{"id": "goals", "type": "group", "min_repeat": 1, "max_repeat": 3,
                "label": {"da": "Mål", "en": "Goals"},
-               "items": [{"id": "goal", "type": "text", "max_length": 200, "label": {"da": "Mål", "en": "Goal"}},
+               "items": [{"id": "goal", "type": "text", "max_length": 200,
+                          "label": {"da": "Mål", "en": "Goal"}},
                          {"id": "scaling", "type": "number", "min": 0, "max": 10,
                           "label": {"da": "Skala", "en": "Scale"}}]}],
 }

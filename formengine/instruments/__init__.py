@@ -1,6 +1,13 @@
 """Instrument definitions (data), their meta-schema, answer schemas and the scoring contract."""
 
-from formengine.instruments.codec import AnswerCodec, AnswerRefused, Problem, code_key, codec_for, filled_entries
+from formengine.instruments.codec import (
+    AnswerCodec,
+    AnswerRefused,
+    Problem,
+    code_key,
+    codec_for,
+    filled_entries,
+)
 from formengine.instruments.definition import (
     AnswerError,
     Definition,
