@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from sqlalchemy import delete, select
@@ -11,6 +12,7 @@ from formengine.api import Instrument, Migration, ScoreResult, hookimpl, load_de
 from formengine.cli import main
 from formengine.db import get_db
 from formengine.exports.dataset import ExportRequest, codebook_rows, iter_long_rows, long_layout
+from formengine.exports.fhir import ndjson
 from formengine.instruments import breaking_changes
 from formengine.models import DefinitionVersion, Family, Municipality, Person, Response
 from formengine.registry import get_registry
@@ -179,3 +181,16 @@ def test_with_a_migration_old_responses_keep_their_version_labels_and_pair_where
     assert entries[("q_1", "1.0.0")][4].startswith("0=k0")  # and 0-3 under 1.0.0
     assert entries[("q_3", "1.0.0")][1] == "Del 3" and ("q_3", "2.0.0") not in entries
     assert ("q_two", "1.0.0") not in entries  # nothing differs: one row
+
+    # FHIR: the old response references and is labelled with its own version's Questionnaire
+    with get_db(app).session() as session:
+        resources = [json.loads(line) for line in ndjson(session, [instrument],
+                                                         ExportRequest(instrument_ids=("tver",)))]
+    questionnaires = {q["version"]: q for q in resources if q["resourceType"] == "Questionnaire"}
+    assert sorted(questionnaires) == ["1.0.0", "2.0.0"]
+    assert [i["linkId"] for i in questionnaires["1.0.0"]["item"]] == ["q_1", "q_2", "q_3"]
+    assert questionnaires["1.0.0"]["item"][0]["answerOption"][0]["valueCoding"]["code"] == "0"
+    old_answer = next(r for r in resources if r["resourceType"] == "QuestionnaireResponse"
+                      and r["questionnaire"].endswith("|1.0.0"))
+    assert [i["linkId"] for i in old_answer["item"]] == ["q_1", "q_2", "q_3"]
+    assert old_answer["item"][0]["answer"][0]["valueCoding"]["display"] == "k0"

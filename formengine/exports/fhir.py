@@ -29,9 +29,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from formengine.current_score import current_score_id
+from formengine.definition_versions import definition_for
 from formengine.exports.dataset import ExportRequest
 from formengine.exports.pseudonyms import Pseudonymiser
-from formengine.instruments import Instrument, text
+from formengine.instruments import Definition, Instrument, text
 from formengine.models import Family, Municipality, Person, Response, Score, Wave
 from formengine.practice import not_practice
 from formengine.responses import subject_of
@@ -58,7 +59,7 @@ def _coding(instrument: Instrument, item: dict[str, Any], option: dict[str, Any]
             "display": text(option["label"], lang)}
 
 
-def _fhir_item(instrument: Instrument, item: dict[str, Any], lang: str) -> dict[str, Any]:
+def _fhir_item(instrument: Instrument, item: dict[str, Any], lang: str, d: Definition) -> dict[str, Any]:
     kind = item.get("type", "choice")
     out: dict[str, Any] = {"linkId": item["id"], "text": text(item["label"], lang)}
     if kind == "number":
@@ -72,16 +73,20 @@ def _fhir_item(instrument: Instrument, item: dict[str, Any], lang: str) -> dict[
         out["required"] = True
     if kind == "choice":
         out["answerOption"] = [{"valueCoding": _coding(instrument, item, o, lang)}
-                               for o in instrument.definition.scale_options(item)]
+                               for o in d.scale_options(item)]
     if kind == "group":
         out["repeats"] = True
-        out["item"] = [_fhir_item(instrument, sub, lang) for sub in item["items"]]
+        out["item"] = [_fhir_item(instrument, sub, lang, d) for sub in item["items"]]
     return out
 
 
-def questionnaire(instrument: Instrument, lang: str = "da") -> dict[str, Any]:
-    """The Questionnaire resource of a definition (structure and project labels)."""
-    d = instrument.definition
+def questionnaire(instrument: Instrument, lang: str = "da", definition: Definition | None = None
+                  ) -> dict[str, Any]:
+    """The Questionnaire resource of a definition (structure and project labels).
+
+    ``definition``: an earlier version of the instrument's definition (default the current one).
+    """
+    d = definition or instrument.definition
     return {
         "resourceType": "Questionnaire",
         "id": resource_id(f"{d.id}-{d.version}"),
@@ -91,14 +96,15 @@ def questionnaire(instrument: Instrument, lang: str = "da") -> dict[str, Any]:
         "status": "active",
         "language": lang,
         "copyright": f"{d.licence['holder']}: {text(d.licence['terms'], lang)}",
-        "item": [_fhir_item(instrument, item, lang) for item in d.items],
+        "item": [_fhir_item(instrument, item, lang, d) for item in d.items],
     }
 
 
-def _answer(instrument: Instrument, item: dict[str, Any], value: Any, lang: str) -> list[dict[str, Any]]:
+def _answer(instrument: Instrument, item: dict[str, Any], value: Any, lang: str,
+            d: Definition) -> list[dict[str, Any]]:
     kind = item.get("type", "choice")
     if kind == "choice":
-        option = next((o for o in instrument.definition.scale_options(item) if o["code"] == value), None)
+        option = next((o for o in d.scale_options(item) if o["code"] == value), None)
         if option is None:
             return []
         return [{"valueCoding": _coding(instrument, item, option, lang)}]
@@ -114,7 +120,7 @@ def _answer(instrument: Instrument, item: dict[str, Any], value: Any, lang: str)
 
 
 def _answer_items(instrument: Instrument, items: list[dict[str, Any]], answers: dict[str, Any],
-                  lang: str) -> list[dict[str, Any]]:
+                  lang: str, d: Definition) -> list[dict[str, Any]]:
     out = []
     for item in items:
         if item["id"] not in answers:
@@ -122,11 +128,11 @@ def _answer_items(instrument: Instrument, items: list[dict[str, Any]], answers: 
         value = answers[item["id"]]
         if item.get("type") == "group":
             for entry in value or []:
-                children = _answer_items(instrument, item["items"], entry or {}, lang)
+                children = _answer_items(instrument, item["items"], entry or {}, lang, d)
                 if children:
                     out.append({"linkId": item["id"], "item": children})
             continue
-        answer = _answer(instrument, item, value, lang)
+        answer = _answer(instrument, item, value, lang, d)
         if answer:
             out.append({"linkId": item["id"], "answer": answer})
     return out
@@ -147,18 +153,21 @@ def measurement_extension(number: int, kind: str, due_on: Any, family: dict[str,
 def questionnaire_response(instrument: Instrument, *, response_id: str, answers: dict[str, Any],
                            authored: datetime | None, subject: dict[str, Any] | None,
                            instrument_version: str, source: dict[str, Any] | None = None,
-                           extensions: list[dict[str, Any]] | None = None, lang: str = "da"
-                           ) -> dict[str, Any]:
+                           extensions: list[dict[str, Any]] | None = None, lang: str = "da",
+                           definition: Definition | None = None) -> dict[str, Any]:
     """One QuestionnaireResponse (status completed) referencing its Questionnaire by canonical URL.
 
     ``subject`` and ``source`` are references to the Patients the answers are about and who gave them.
+    ``definition`` is the version of the definition the answers were given in (default the current
+    one), so an answer is labelled with the wording and options of its own version.
     """
+    d = definition or instrument.definition
     resource: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
         "id": resource_id(response_id),
         "questionnaire": f"{questionnaire_url(instrument)}|{instrument_version}",
         "status": "completed",
-        "item": _answer_items(instrument, instrument.definition.items, answers, lang),
+        "item": _answer_items(instrument, d.items, answers, lang, d),
     }
     if extensions:
         resource["extension"] = extensions
@@ -301,13 +310,24 @@ def ndjson(session: Session, instruments: list[Instrument], request: ExportReque
     Each response with scores is followed by an Observation of its current
     score (see :mod:`formengine.current_score`), naming its scoring version.
     """
-    for instrument in instruments:
-        yield json.dumps(questionnaire(instrument, lang), ensure_ascii=False) + "\n"
     by_id = {i.id: i for i in instruments}
     scope = [Response.status == "submitted", not_practice(), Response.instrument_id.in_(list(by_id)),
              Response.municipality_id.is_not(None)]
     if request.municipality_ids is not None:
         scope.append(Response.municipality_id.in_(request.municipality_ids))
+    # A response answered in an earlier version of a definition references and is labelled with that
+    # version's Questionnaire (its wording and options), not the current one.
+    definitions: dict[tuple[str, str], Definition] = {(i.id, i.version): i.definition for i in instruments}
+    for iid, version in session.execute(
+            select(Response.instrument_id, Response.instrument_version).where(*scope).distinct()):
+        if (iid, version) not in definitions:
+            definitions[(iid, version)] = definition_for(session, by_id[iid], version)
+    for instrument in instruments:
+        for (iid, version), definition in definitions.items():
+            # An old version without a stored copy is labelled with the current one and has no
+            # Questionnaire of its own.
+            if iid == instrument.id and definition.version == version:
+                yield json.dumps(questionnaire(instrument, lang, definition), ensure_ascii=False) + "\n"
     person_ids: set[int] = set()
     for column in (Response.person_id, Response.about_person_id):
         person_ids.update(pid for pid in session.scalars(select(column).where(*scope).distinct())
@@ -341,6 +361,7 @@ def ndjson(session: Session, instruments: list[Instrument], request: ExportReque
         yield json.dumps(questionnaire_response(
             by_id[iid], response_id=response_id, answers=answers or {}, authored=submitted,
             subject=subject, source=source, instrument_version=iversion, extensions=extensions, lang=lang,
+            definition=definitions.get((iid, iversion)),
         ), ensure_ascii=False) + "\n"
         if sversion is not None and by_id[iid].definition.scores:
             yield json.dumps(score_observation(
