@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
 
@@ -36,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     # hour may add no user until the hour has passed: usernames cannot be used to probe other
     # municipalities for their staff's login names.
     "USERNAME_REFUSALS_PER_HOUR": 5,
+    # "Today" (what is due, ages) and the times shown on pages are in this zone; times are stored in UTC.
+    "TIMEZONE": "Europe/Copenhagen",
     "BABEL_DEFAULT_LOCALE": "da",
     "LANGUAGES": ["da", "en"],
     # A tablet form may stay open for a long time; the token lives as long as the session.
@@ -70,6 +73,11 @@ def load_config(app: Flask, overrides: dict[str, Any] | None) -> None:
     if not str(app.config["SECRET_KEY"]).strip():
         raise ConfigError("the secret key is empty: set FORMENGINE_SECRET_KEY to a long random value "
                           "(or unset it to keep a generated key in the instance folder)")
+    try:
+        ZoneInfo(str(app.config["TIMEZONE"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {app.config['TIMEZONE']!r}: set FORMENGINE_TIMEZONE to a "
+                          "name such as Europe/Copenhagen") from None
 
 
 class ConfigError(RuntimeError):

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from formengine import clock
 from formengine.models import (
     ROLE_MUNICIPALITY_ADMIN,
     ROLE_SYSADMIN,
@@ -79,7 +80,7 @@ def load_demo(session: Session, registry: PluginRegistry, *, cases: bool = False
                 catalogue.set_enabled(session, registry, municipality, instrument.id, True, user=team)
     summary = ""
     if cases:
-        summary = " " + _load_cases(session, registry, municipalities, today or date.today())
+        summary = " " + _load_cases(session, registry, municipalities, today or clock.today())
     return (
         "Demo data loaded: municipalities " + ", ".join(MUNICIPALITIES)
         + "; logins " + ", ".join(u[0] for u in USERS) + f" (password '{DEMO_PASSWORD}'; demonstration only)."

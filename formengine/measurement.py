@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from formengine import clock
 from formengine.catalogue import available_ids, municipality_start, plan_rules, schedule_for
 from formengine.models import Consent, Family, Municipality, Person, Response, Wave
 from formengine.plan import (
@@ -74,7 +75,7 @@ def check_can_measure(session: Session, user: Any, person: Person | None, wave: 
     the answers are about — has recorded, unwithdrawn consent.
     ``person`` None means a municipality-level form (answered for the municipality).
     """
-    on = on or date.today()
+    on = on or clock.today()
     if wave is None:
         raise MeasurementRefused(_("A measurement belongs to a measurement round; start it from the plan."))
     municipality_id = wave.municipality_id
@@ -234,7 +235,7 @@ def _entries(items: list[PlanItem], responses: list[Response], persons: dict[int
 def family_plan(session: Session, registry: PluginRegistry, family: Family,
                 today: date | None = None) -> list[WaveView]:
     """Every wave of the family with its measurements and their status (done/due/overdue/upcoming/missed)."""
-    today = today or date.today()
+    today = today or clock.today()
     municipality = session.get_one(Municipality, family.municipality_id)
     schedule = schedule_for(municipality)
     waves = sync_family_waves(session, family, today, schedule)
@@ -263,7 +264,7 @@ def family_plan(session: Session, registry: PluginRegistry, family: Family,
 def municipality_plan(session: Session, registry: PluginRegistry, municipality: Municipality,
                       today: date | None = None) -> list[WaveView]:
     """The municipality's own rounds (forms answered for the municipality)."""
-    today = today or date.today()
+    today = today or clock.today()
     schedule = schedule_for(municipality)
     rules = plan_rules(session, registry, municipality)
     available = available_ids(session, registry, municipality.id)
@@ -312,7 +313,7 @@ def close_family(session: Session, family: Family, closed_on: date, *, close_per
     person (a closed family without a child cannot be evaluated), or it has
     open persons and ``close_persons`` is False.
     """
-    today = today or date.today()
+    today = today or clock.today()
     if family.status == "closed":
         raise IntegrityRefused(_("The family is already closed."))
     if closed_on < family.enrolled_on:

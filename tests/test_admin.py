@@ -1,11 +1,12 @@
 """Administration: scripted set-up from the command line, and the web pages for catalogue and plan."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, select
 
+from formengine import clock
 from formengine.cli import main
 from formengine.db import get_db
 from formengine.models import AuditEvent, InstrumentSetting, Municipality, PlanRule, User
@@ -111,7 +112,7 @@ def test_enabling_shows_the_licence_note_first(app, login_as):
 
 
 def test_a_plan_rule_and_the_tolerance_window_change_what_is_due(app, login_as):
-    ids = make_family(app, enrolled_on=date.today() - timedelta(days=20))
+    ids = make_family(app, enrolled_on=clock.today() - timedelta(days=20))
     client = login_as("admin-a")
     page = client.get("/admin/plan").get_data(as_text=True)
     # A rule asking parents for WHO-5 at every measurement.

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from formengine import catalogue
+from formengine import catalogue, clock
 from formengine.db import get_db
 from formengine.measurement import IntegrityRefused, MeasurementRefused, check_can_measure, close_family
 from formengine.models import AuditEvent, Consent, Family, Municipality, Person, Response, User, Wave
@@ -17,14 +17,14 @@ from formengine.registry import get_registry
 from formengine.responses import submit_new_response
 from tests.conftest import csrf_token
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 @pytest.fixture(autouse=True)
 def _today_is_read_per_test():
     """The app reads the date per request; a run that crosses midnight must not compare with yesterday."""
     global TODAY
-    TODAY = date.today()
+    TODAY = clock.today()
 # The instruments these tests enable: the bundled WHO-5 and the programme's forms.
 ENABLED = ("who5", "background_child", "background_parent", "progress_child", "progress_parent")
 

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 import formengine_plugins.programme
+from formengine import clock
 from formengine.db import get_db
 from formengine.demo import plausible_answers
 from formengine.measurement import family_plan
@@ -32,7 +33,7 @@ def test_demo_families_persons_consent_and_answered_waves(app):
             assert any(p.role in ("child", "youth") for p in family.persons)
         roles = set(s.scalars(select(Person.role)))
         assert {"child", "youth", "parent"} <= roles
-        ages = {(date.today() - p.birth_date).days // 365 for p in s.scalars(select(Person))}
+        ages = {(clock.today() - p.birth_date).days // 365 for p in s.scalars(select(Person))}
         assert min(ages) <= 8 and max(ages) >= 40
         closed = s.scalars(select(Family).where(Family.status == "closed")).all()
         assert closed and all(p.status == "closed" for f in closed for p in f.persons)

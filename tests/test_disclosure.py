@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from formengine import clock
 from formengine.db import get_db
 from formengine.registry import get_registry
 from formengine.reports import progression_report
@@ -224,7 +225,7 @@ def _attrition_world(app):
 
     from formengine.models import Consent
 
-    today = date.today()
+    today = clock.today()
     with get_db(app).session() as session:
         world = World(session, get_registry(app))
         place = world.municipality("Rho")

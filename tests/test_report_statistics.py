@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from formengine import clock
 from formengine.api import Reliability
 from formengine.cli import main
 from formengine.db import get_db
@@ -100,7 +101,7 @@ def _pss_answers(total: int) -> dict[str, int]:
 
 def test_rci_attrition_and_baseline_comparison_on_generated_data(app):
     rng = random.Random(21)
-    today = date.today()
+    today = clock.today()
     registry = get_registry(app)
     expected_pairs = []
     reasons = {"not_yet_due": 0, "closed_early": 0, "missed": 0, "consent_withdrawn": 0}

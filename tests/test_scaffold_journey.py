@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from formengine import clock
 from formengine.cli import main
 from formengine.db import get_db
 from formengine.models import Consent, Family, Municipality, Person, Response
@@ -28,14 +29,14 @@ from formengine.registry import get_registry
 from formengine.responses import submit_new_response
 from tests.conftest import csrf_token, load_demo_into, login
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 @pytest.fixture(autouse=True)
 def _today_is_read_per_test():
     """The app reads the date per request; a run that crosses midnight must not compare with yesterday."""
     global TODAY
-    TODAY = date.today()
+    TODAY = clock.today()
 
 
 def years_ago(years: int) -> date:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
+from formengine import clock
 from formengine.db import get_db
 from formengine.models import (
     Alert,
@@ -49,7 +49,7 @@ EXEMPT = {
     "auth.logout": "ends the session the test needs",
 }
 
-TODAY = date.today().isoformat()
+TODAY = clock.today().isoformat()
 
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import re
 import zlib
-from datetime import date
 
 import pytest
 from sqlalchemy import select
 
+from formengine import clock
 from formengine.db import get_db
 from formengine.models import AuditEvent, Municipality
 from formengine.plan import add_months
@@ -25,7 +25,7 @@ def demo_cases(app):
 
 
 def _period():
-    today = date.today()
+    today = clock.today()
     return add_months(today, -24), today
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 
 from sqlalchemy.orm import Session
 
+from formengine import clock
 from formengine.exports import fhir
 from formengine.exports.dataset import (
     ExportRequest,
@@ -82,7 +82,7 @@ def build_export(session: Session, registry: PluginRegistry, request: ExportRequ
     if not instruments:
         raise ExportError("choose at least one instrument")
     stem = f"formengine-{layout}-{'-'.join(request.instrument_ids) if len(instruments) < 4 else 'all'}"
-    stem += f"-{date.today().isoformat()}" + ("-identifiable" if request.identifiable else "")
+    stem += f"-{clock.today().isoformat()}" + ("-identifiable" if request.identifiable else "")
     if fmt == "fhir":
         if request.enrolled_from or request.enrolled_to:
             raise ExportError("the FHIR export has no enrolment period filter; export every family")

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from formengine import clock
 from formengine.current_score import scoring_versions_note
 from formengine.definition_versions import comparable
 from formengine.instruments import Instrument
@@ -356,7 +357,7 @@ def attrition_reasons(session: Session, first_only: list[Observation], to_wave: 
     yet past its due date plus the tolerance, or not yet planned); otherwise
     ``missed`` (including an answer whose score is not valid).
     """
-    today = today or date.today()
+    today = today or clock.today()
     out = dict.fromkeys(ATTRITION_REASONS, 0)
     if not first_only:
         return out

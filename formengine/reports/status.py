@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from formengine import clock
 from formengine.current_score import scoring_versions_note
 from formengine.instruments import Instrument
 from formengine.models import Family, Municipality, Response, Wave
@@ -130,7 +131,7 @@ def status_report(session: Session, registry: PluginRegistry, municipality: Muni
     """Everything the status document shows, with small cells withheld."""
     if period_to < period_from:
         raise ValueError("the period ends before it starts")
-    today = today or date.today()
+    today = today or clock.today()
     mid = municipality.id
     filters = Filters(municipality_ids=(mid,), enrolled_to=period_to)
     progress = []

@@ -64,6 +64,11 @@ def init_web(app: Flask) -> None:
 
     app.register_blueprint(rescoring.bp)
     errors.register(app)
+    from formengine import clock
+
+    # Stored times are UTC; pages show them in the installation's time zone.
+    app.add_template_filter(clock.local_time, "local_time")
+    app.add_template_filter(clock.local_date, "local_date")
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):

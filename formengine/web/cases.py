@@ -19,7 +19,7 @@ from sqlalchemy import or_, select
 from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from formengine import audit
+from formengine import audit, clock
 from formengine.db import db_session
 from formengine.measurement import (
     STATUS_MISSED,
@@ -101,7 +101,7 @@ def person_label(person: Person | None) -> str:
 
 def missing_consent(entry: Any, on: date | None = None) -> list[Person]:
     """The persons of a plan entry (respondent and the child it is about) without consent on ``on``."""
-    on = on or date.today()
+    on = on or clock.today()
     people = [p for p in (entry.person, entry.about) if p is not None]
     return [p for i, p in enumerate(people) if p not in people[:i] and not has_consent(p, on)]
 
@@ -117,7 +117,7 @@ def _case_helpers() -> dict[str, Any]:
 # -- forms --------------------------------------------------------------------------
 
 def _not_future(form: FlaskForm, field: DateField) -> None:
-    if field.data and field.data > date.today():
+    if field.data and field.data > clock.today():
         raise ValidationError(_("The date cannot be in the future."))
 
 
@@ -170,7 +170,7 @@ def _form_problems(form: FlaskForm) -> list[str]:
 # -- the due list (start page) ------------------------------------------------------
 
 def _listed_families(session) -> list[Family]:
-    recent = date.today() - timedelta(days=CLOSED_FAMILY_DAYS_ON_LIST)
+    recent = clock.today() - timedelta(days=CLOSED_FAMILY_DAYS_ON_LIST)
     stmt = select(Family).where(or_(Family.status == "open", Family.closed_on >= recent)) \
         .order_by(Family.case_ref)
     return list(session.scalars(scope(stmt, Family)))
@@ -182,7 +182,7 @@ def due():
     """Measurements due now, overdue and coming up, per family and person; one tap starts a form."""
     session = db_session()
     registry = get_registry()
-    today = date.today()
+    today = clock.today()
     groups: dict[str, list[dict[str, Any]]] = {STATUS_OVERDUE: [], STATUS_DUE: [], STATUS_UPCOMING: []}
     horizon = today + timedelta(days=UPCOMING_DAYS)
     for family in _listed_families(session):
@@ -259,7 +259,7 @@ def family(family_id: int):
     session = db_session()
     fam = family_or_404(family_id)
     views = family_plan(session, get_registry(), fam)
-    today = date.today()
+    today = clock.today()
     audit.record(session, "view", "family", fam.id, municipality_id=fam.municipality_id)
     session.commit()
     consent = {p.id: active_consent(p, today) for p in fam.persons}
@@ -386,7 +386,7 @@ def consent(person_id: int):
         audit.record(session, "view", "person", person.id, municipality_id=person.municipality_id)
         session.commit()
     return render_template("cases/consent.html", form=form, person=person,
-                           withdraw_form=WithdrawForm(), today=date.today()), status
+                           withdraw_form=WithdrawForm(), today=clock.today()), status
 
 
 @bp.route("/consents/<int:consent_id>/withdraw", methods=["POST"])
@@ -419,7 +419,7 @@ def close(family_id: int):
     error = None
     status = 200
     if request.method == "GET" and form.closed_on.data is None:
-        form.closed_on.data = date.today()
+        form.closed_on.data = clock.today()
     if form.validate_on_submit() and form.closed_on.data is not None:  # DataRequired: always a date here
         try:
             wave = close_family(session, fam, form.closed_on.data, close_persons=form.close_persons.data)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from formengine import clock
 from formengine.audit import record
 from formengine.current_score import scoring_versions_note
 from formengine.db import db_session
@@ -276,7 +276,7 @@ def programme():
 def _status_from_request():
     """The status report asked for (municipality and period), or None while no municipality is chosen."""
     scope_ids = municipality_scope(request.args)
-    today = date.today()
+    today = clock.today()
     period_to = params.iso_date("to", request.args) or today
     period_from = params.iso_date("from", request.args) or add_months(period_to, -6)
     if period_to < period_from:

@@ -7,11 +7,11 @@ photographed to test-artifacts/browser/, and the case pages are checked with axe
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import pytest
 from sqlalchemy import select
 
+from formengine import clock
 from formengine.db import get_db
 from formengine.models import Response
 from formengine.plan import add_months
@@ -37,19 +37,19 @@ def test_team_member_registers_a_family_and_measures_a_young_person(tablet, live
 
     page.get_by_role("link", name="Registrér en familie").first.tap()
     page.get_by_label("Sagsreference").fill("SAG-2026-1")
-    page.get_by_label("Indskrivningsdato").fill(date.today().isoformat())
+    page.get_by_label("Indskrivningsdato").fill(clock.today().isoformat())
     page.get_by_role("button", name="Registrér").tap()
     page.wait_for_url(re.compile(r"/families/\d+$"))
 
     page.get_by_role("link", name="Tilføj en person").tap()
     page.get_by_label("Rolle").select_option(label="Ung")
     page.get_by_label("Hvad teamet kalder personen").fill("Sami")
-    page.get_by_label("Fødselsdato").fill(add_months(date.today(), -12 * 19).isoformat())
+    page.get_by_label("Fødselsdato").fill(add_months(clock.today(), -12 * 19).isoformat())
     page.get_by_role("button", name="Tilføj person").tap()
     page.wait_for_url(re.compile(r"/persons/\d+/consent$"))
     assert page.get_by_text("Intet samtykke registreret").is_visible()
     page.get_by_label("Givet af").fill("Sami selv")
-    page.get_by_label("Dato givet").fill(date.today().isoformat())
+    page.get_by_label("Dato givet").fill(clock.today().isoformat())
     page.get_by_label("Omfang").fill("Målinger i familieindsatsen")
     page.get_by_role("button", name="Registrér samtykke").tap()
     page.wait_for_url(re.compile(r"/families/\d+$"))
@@ -76,7 +76,7 @@ def test_team_member_registers_a_family_and_measures_a_young_person(tablet, live
     page.get_by_role("link", name="Familier").tap()
     page.get_by_role("link", name="SAG-2026-1").tap()
     row = page.locator("tr.status-done", has=page.get_by_text("WHO-5 Trivselsindeks"))
-    next_due = add_months(date.today(), 6).isoformat()
+    next_due = add_months(clock.today(), 6).isoformat()
     assert "Udført" in row.inner_text() and f"Næste: {next_due}" in row.inner_text()
     assert page.get_by_role("button", name="Start WHO-5 Trivselsindeks").count() == 0
     page.shots.take(page, "marked done with the next due date")
