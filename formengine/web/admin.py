@@ -341,19 +341,29 @@ def users():
     return redirect(_back("admin.users", municipality), 303)
 
 
-@bp.route("/users/<int:user_id>/active", methods=["POST"])
-@admin_required
-def set_active(user_id: int):
-    """Deactivate (or reactivate) a user of the municipality; their records and answers stay."""
+def _user_to_change(user_id: int) -> tuple[Municipality, User]:
+    """The administered municipality and its user ``user_id`` for a change posted with a valid form token.
+
+    404 for a user of another municipality (or none), 400 without a valid token.
+    """
     municipality = administered_municipality()
     if municipality is None:
         abort(404)
-    session = db_session()
-    user = session.scalar(select(User).where(User.id == user_id, User.municipality_id == municipality.id))
+    user = db_session().scalar(
+        select(User).where(User.id == user_id, User.municipality_id == municipality.id))
     if user is None:
         abort(404)
     if not FlaskForm().validate_on_submit():
         abort(400)
+    return municipality, user
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@admin_required
+def set_active(user_id: int):
+    """Deactivate (or reactivate) a user of the municipality; their records and answers stay."""
+    municipality, user = _user_to_change(user_id)
+    session = db_session()
     if user.id == current_user.id:
         abort(400, _("You cannot deactivate yourself."))
     user.active = request.form.get("active") == "1"
@@ -368,15 +378,8 @@ def set_active(user_id: int):
 @admin_required
 def end_sessions(user_id: int):
     """End every session of a user of the municipality, on every device (e.g. a lost tablet)."""
-    municipality = administered_municipality()
-    if municipality is None:
-        abort(404)
+    municipality, user = _user_to_change(user_id)
     session = db_session()
-    user = session.scalar(select(User).where(User.id == user_id, User.municipality_id == municipality.id))
-    if user is None:
-        abort(404)
-    if not FlaskForm().validate_on_submit():
-        abort(400)
     sessions.end_all(user)
     audit.record(session, "change", "user", user.id, {"sessions": "ended"}, municipality_id=municipality.id)
     session.commit()
