@@ -76,6 +76,46 @@ def test_preparing_a_form_needs_the_pin_and_gives_every_step_and_a_verifier_of_i
     assert "1234" not in reply.get_data(as_text=True)
 
 
+def test_a_prepared_form_carries_both_answer_languages_and_a_template_for_new_group_entries(app):
+    client = app.test_client()
+    login(client, "team-a")
+    uuid, token = start_practice(client, "loft_worksheet")
+    bundle = client.post(f"/fill/{uuid}/offline", data={"csrf_token": token, "secret": "1234"}).get_json()
+    assert bundle["lang"] == "da" and set(bundle["languages"]) == {"da", "en"}
+    danish, english = bundle["languages"]["da"], bundle["languages"]["en"]
+    assert bundle["pages"] == danish["pages"] and bundle["words"]["review"] == "Se svarene igennem"
+    assert english["words"]["review"] == "Check the answers" and 'lang="en"' in english["pages"][0]["html"]
+    assert english["items"]["goals"]["label"] == "The family's goals"
+    goals = danish["items"]["goals"]
+    # The codec's rules for the group travel with it: the tablet adds and removes entries as the server does.
+    assert goals["type"] == "group" and goals["min_repeat"] == 1 and goals["max_repeat"] == 5
+    assert goals["order"] == ["goal_no", "goal", "scaling", "scaled_on"]
+    assert goals["items"]["goal_no"] == {**goals["items"]["goal_no"], "type": "number", "integer": True,
+                                         "min": 1, "max": 5}
+    assert danish["items"]["exceptions"]["required"] is False
+    # One entry with placeholders for its index and number, as the step renders it.
+    entry = danish["entries"]["goals"]
+    assert 'name="goals__%I%__goal"' in entry and 'value="remove:goals:%I%"' in entry
+    assert "Nr. %N%" in entry and "Entry %N%" in english["entries"]["goals"]
+    assert 'data-group="goals"' in danish["pages"][0]["html"]
+
+
+def test_a_language_switch_from_the_answer_queue_says_the_drafts_version(app):
+    client = app.test_client()
+    login(client, "team-a")
+    uuid, token = start_practice(client)
+    reply = client.post(f"/fill/{uuid}/language", data={"csrf_token": token, "lang": "en", "page": "who5_2"},
+                        headers={"HX-Request": "true", "Idempotency-Key": "switch-0001"})
+    assert reply.status_code == 204 and reply.headers["HX-Redirect"].endswith("?page=who5_2")
+    assert reply.headers["X-Draft-Version"] == "2"
+    again = client.post(f"/fill/{uuid}/language", data={"csrf_token": token, "lang": "en", "page": "who5_2"},
+                        headers={"HX-Request": "true", "Idempotency-Key": "switch-0001"})
+    assert again.headers["X-Draft-Version"] == "2"  # sent twice (a lost reply), applied once
+    # A plain form post still leads to the step in the new language.
+    plain = client.post(f"/fill/{uuid}/language", data={"csrf_token": token, "lang": "da", "page": "who5_2"})
+    assert plain.status_code == 303 and plain.headers["X-Draft-Version"] == "3"
+
+
 def test_guessing_the_pin_through_preparing_ends_the_session(app):
     client = app.test_client()
     login(client, "team-a")

@@ -73,7 +73,9 @@
     // Without a network, a prepared form moves on here (offline-stepper.js); the reply then only
     // confirms the save and never changes the step shown.
     var offline = window.FormengineOffline;
-    var local = !!(offline && offline.handle(fields));
+    var handled = offline ? offline.handle(fields) : false;
+    if (handled === "refused") { return Promise.resolve(); }  // the server would refuse it: the step says why
+    var local = !!handled;
     return queue.enqueue(url, responseOf(form), fields).then(function (entry) {
       mine[entry.key] = local ? "local" : "page";
       if (!local) { waiting[entry.key] = true; }

@@ -4,11 +4,15 @@
  * their PIN or password. The server replies with every step of the form, its
  * display conditions and a salted verifier of the secret; this page keeps the
  * reply in memory only. While the tablet has no network, the stepper runs
- * here: next, back, decline, the review, hand-over and unlocking with the
- * PIN (checked against the verifier with PBKDF2), and submitting, which is
+ * here: next, back, decline, entries of a repeated group added and removed,
+ * the answer language, the review, hand-over and unlocking with the PIN
+ * (checked against the verifier with PBKDF2), and submitting, which is
  * queued as an intent. Every answer still goes through the answer queue
  * (answer-queue.js), so it is sent, in order and once, when the network is back.
- * The rules mirror formengine/stepper.py and instruments/conditions.py.
+ * The rules mirror formengine/stepper.py, instruments/conditions.py, the answer
+ * codec (instruments/codec.py: reading a step's fields, group_edit), the save
+ * and the review of web/fill.py and the submit rules (submission.py), so what
+ * the server stores at sync is what the screen showed.
  */
 (function () {
   "use strict";
@@ -68,7 +72,7 @@
     var ids = pages.map(function (p) { return p.id; });
     var index = ids.indexOf(pageId);
     if (index < 0) { return resumeStep(); }
-    if (go === "stay") { return pageId; }
+    if (go === "stay" || /^(add|remove):/.test(go)) { return pageId; }
     var after = shownOn(pages[index]);
     var appeared = after.filter(function (i) { return shownBefore.indexOf(i) < 0 && !hasAnswer(i); });
     if (go === "next" && appeared.length) { return pageId; }
@@ -79,15 +83,112 @@
   }
 
   // -- answers from the step's fields (as the answer codec reads a form) ------------------------
-  function typed(id, raw) {
-    var kind = bundle.items[id].type;
-    if (raw === "") { return null; }
-    if (kind === "choice" || kind === "boolean") { return JSON.parse(raw); }
-    if (kind === "number") { return Number(String(raw).replace(",", ".")); }
-    return raw;
+  var TRUE = ["ja", "yes", "true", "1"];
+  var FALSE = ["nej", "no", "false", "0"];
+  var DECIMAL = /^([+-]?)([0-9]{1,15})(?:[.,]([0-9]{1,15}))?$/;
+  var CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
+
+  function Refused() {}
+
+  /* One typed value as the codec stores it (null: not answered); throws Refused where the server would. */
+  function typed(meta, raw) {
+    var text = String(raw).trim();
+    if (meta.type === "text") {
+      text = text.replace(/\r\n?/g, "\n");
+      if (text === "") { return null; }
+      if (CONTROL.test(text) || (!meta.multiline && text.indexOf("\n") >= 0) ||
+          Array.from(text).length > meta.max_length) { throw new Refused(); }
+      return text;
+    }
+    if (text === "") { return null; }
+    if (meta.type === "choice") {
+      if (!Object.prototype.hasOwnProperty.call(meta.options, text)) { throw new Refused(); }
+      return JSON.parse(text);
+    }
+    if (meta.type === "boolean") {
+      if (TRUE.indexOf(text.toLowerCase()) >= 0) { return true; }
+      if (FALSE.indexOf(text.toLowerCase()) >= 0) { return false; }
+      throw new Refused();
+    }
+    if (meta.type === "number") {
+      var m = DECIMAL.exec(text);
+      if (!m || (m[3] !== undefined && meta.integer)) { throw new Refused(); }
+      var n = Number(m[1] + m[2] + (m[3] !== undefined ? "." + m[3] : ""));
+      if (Math.abs(n) >= 1e15 || (meta.min !== undefined && n < meta.min) ||
+          (meta.max !== undefined && n > meta.max)) { throw new Refused(); }
+      return n;
+    }
+    if (meta.type === "date") {
+      var d = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(text);
+      var day = d && new Date(Date.UTC(+d[1], +d[2] - 1, +d[3]));
+      if (!d || +d[1] < 1 || day.getUTCFullYear() !== +d[1] || day.getUTCMonth() !== +d[2] - 1 ||
+          day.getUTCDate() !== +d[3]) { throw new Refused(); }
+      return text;
+    }
+    throw new Refused();
   }
 
-  /* Apply the fields of one save to the state; returns what the navigation needs. */
+  function same(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
+  function empty(v) { return v === null || v === undefined || (Array.isArray(v) && v.length === 0); }
+
+  /* The answers posted for the step's items (codec read_form): id -> value, null for cleared. */
+  function readStep(page, get, refused) {
+    var changes = {};
+    page.items.forEach(function (id) {
+      var meta = bundle.items[id];
+      try {
+        if (meta.type !== "group") {
+          var raw = get(id);
+          if (raw !== undefined) { changes[id] = typed(meta, raw); }
+          return;
+        }
+        var count = get(id + "__count");
+        if (count === undefined) { return; }
+        count = String(count).trim();
+        if (!/^[0-9]{1,3}$/.test(count) || Number(count) > meta.max_repeat) { throw new Refused(); }
+        var entries = [];
+        for (var i = 0; i < Number(count); i++) {
+          var entry = {};
+          meta.order.forEach(function (sub) {
+            var raw = get(id + "__" + i + "__" + sub);
+            if (raw === undefined) { return; }
+            var value = typed(meta.items[sub], raw);
+            if (value !== null) { entry[sub] = value; }
+          });
+          entries.push(entry);
+        }
+        changes[id] = entries;
+      } catch (e) {
+        if (!(e instanceof Refused)) { throw e; }
+        refused.push(id);
+      }
+    });
+    return changes;
+  }
+
+  /* add:<group> or remove:<group>:<entry> on the posted entries (codec group_edit); false: refused. */
+  function groupEdit(changes, go, shownBefore) {
+    var parts = go.split(":");
+    var name = parts[1] || "";
+    var meta = bundle.items[name];
+    if (!meta || meta.type !== "group" || shownBefore.indexOf(name) < 0) { return false; }
+    var base = changes[name] !== undefined && changes[name] !== null ? changes[name] : (state.answers[name] || []);
+    var entries = base.slice();
+    if (parts[0] === "add" && parts.length === 2) {
+      if (entries.length >= meta.max_repeat) { return false; }
+      entries.push({});
+    } else if (parts[0] === "remove" && parts.length === 3) {
+      if (!/^[0-9]{1,3}$/.test(parts[2]) || Number(parts[2]) >= entries.length) { return false; }
+      entries.splice(Number(parts[2]), 1);
+    } else {
+      return false;
+    }
+    changes[name] = entries;
+    return true;
+  }
+
+  /* Apply the fields of one save to the state as the server's save does (web/fill.py save);
+     returns what the navigation needs, or {refused: [item ids]} where the server would refuse it. */
   function record(fields) {
     var get = function (name) {
       var pair = fields.filter(function (p) { return p[0] === name; })[0];
@@ -96,53 +197,41 @@
     var page = bundle.pages.filter(function (p) { return p.id === get("page"); })[0];
     if (!page) { return null; }
     var before = shownOn(page);
-    page.items.forEach(function (id) {
-      var raw = get(id);
-      if (raw === undefined || bundle.items[id].type === "group") { return; }
-      var value = typed(id, raw);
-      if (value === null) { delete state.answers[id]; } else { state.answers[id] = value; }
-      if (value !== null) { state.declined = state.declined.filter(function (d) { return d !== id; }); }
-    });
+    var go = get("go") || "next";
     var decline = get("decline");
-    if (decline) {
+    var refused = [];
+    var changes = readStep(page, get, refused);
+    if (refused.length) { return { refused: refused }; }
+    // Answers to questions of this step that the new answers hide are not stored.
+    var merged = {};
+    Object.keys(state.answers).forEach(function (k) { merged[k] = state.answers[k]; });
+    Object.keys(changes).forEach(function (k) { if (changes[k] !== null) { merged[k] = changes[k]; } });
+    page.items.forEach(function (id) { if (id in changes && !shown(id, merged)) { delete changes[id]; } });
+    if (/^(add|remove):/.test(go) && !groupEdit(changes, go, before)) { return { refused: [go.split(":")[1] || ""] }; }
+    if (decline && (before.indexOf(decline) < 0 || !bundle.items[decline].decline)) { return { refused: [decline] }; }
+    if (decline) { delete changes[decline]; }
+    // Written only when something differs from the stored answers (a "next" without answers writes nothing).
+    var current = state.answers;
+    var changed = Object.keys(changes).some(function (k) {
+      return !same(k in current ? current[k] : null, changes[k]) && !(empty(changes[k]) && !(k in current));
+    });
+    if (changed) {
+      Object.keys(changes).forEach(function (k) {
+        if (empty(changes[k])) { delete state.answers[k]; } else { state.answers[k] = changes[k]; }
+      });
+      state.declined = state.declined.filter(function (d) { return !(d in changes) || changes[d] === null; });
+    }
+    if (decline && !(state.declined.indexOf(decline) >= 0 && !(decline in state.answers))) {
       delete state.answers[decline];
       state.declined = state.declined.filter(function (d) { return d !== decline; }).concat([decline]);
     }
-    return { page: page.id, go: get("go") || "next", before: before, decline: decline };
+    return { page: page.id, go: go, before: before, decline: decline };
   }
 
   // -- showing a step or the review ------------------------------------------------------------
   function replaceStep(node) {
     var root = $("fill-step");
     if (root) { root.replaceWith(node); }
-  }
-
-  function showPage(pageId) {
-    current = pageId;
-    var page = bundle.pages.filter(function (p) { return p.id === pageId; })[0];
-    var fresh = new DOMParser().parseFromString(page.html, "text/html").getElementById("fill-step");
-    var node = document.importNode(fresh, true);
-    var version = $("fill-version");
-    if (version) { lastVersion = version.value; }
-    replaceStep(node);
-    if (lastVersion && $("fill-version")) { $("fill-version").value = lastVersion; }
-    page.items.forEach(function (id) {
-      var box = $("q-" + id);
-      if (!box) { return; }
-      var visible = shown(id, state.answers);
-      box.hidden = !visible;
-      box.querySelectorAll("input, textarea, button").forEach(function (el) {
-        el.disabled = !visible;
-        if (el.type === "radio") { el.checked = present(state.answers, id) && el.value === JSON.stringify(state.answers[id]); }
-        else if (el.tagName === "TEXTAREA" || (el.type !== "hidden" && el.tagName === "INPUT")) {
-          el.value = present(state.answers, id) ? String(state.answers[id]) : "";
-        }
-      });
-    });
-    showProgress(pageId);
-    history.replaceState(null, "", location.pathname + "?page=" + encodeURIComponent(pageId));
-    var legend = node.querySelector("fieldset.question:not([hidden]) legend");
-    if (legend) { legend.focus(); }
   }
 
   function showProgress(pageId) {
@@ -176,21 +265,173 @@
     return node;
   }
 
-  function showReview() {
+  /* Put a stored value in the fields called ``name`` (as the server renders it). */
+  function fill(scope, name, value) {
+    scope.querySelectorAll("[name]").forEach(function (field) {
+      if (field.name !== name) { return; }
+      var has = value !== undefined && value !== null;
+      if (field.type === "radio") { field.checked = has && field.value === JSON.stringify(value); }
+      else if (field.tagName === "TEXTAREA" || (field.tagName === "INPUT" && field.type !== "hidden")) {
+        field.value = has ? String(value) : "";
+      }
+    });
+  }
+
+  /* A repeated group's entries as the server renders them (fill/_macros.html group_entry). */
+  function showEntries(box, id) {
+    var wrap = box.querySelector('[data-group="' + id + '"]');
+    if (!wrap) { return; }
+    var meta = bundle.items[id];
+    var value = state.answers[id];
+    var entries = value !== undefined && value !== null ? value : [];
+    if (value === undefined || value === null) {
+      for (var k = 0; k < (meta.min_repeat || 0); k++) { entries.push({}); }
+    }
+    wrap.textContent = "";
+    wrap.appendChild(el("input", { type: "hidden", name: id + "__count", value: String(entries.length) }));
+    entries.forEach(function (entry, i) {
+      var html = bundle.entries[id].split("%I%").join(String(i)).split("%N%").join(String(i + 1));
+      var parsed = new DOMParser().parseFromString("<body>" + html + "</body>", "text/html").body;
+      Array.prototype.slice.call(parsed.children).forEach(function (child) {
+        var node = wrap.appendChild(document.importNode(child, true));
+        meta.order.forEach(function (sub) { fill(node, id + "__" + i + "__" + sub, entry[sub]); });
+      });
+    });
+    if (!entries.length) { wrap.appendChild(el("p", { "class": "meta" }, bundle.words.no_entries)); }
+    if (entries.length < meta.max_repeat) {
+      wrap.appendChild(el("button", { type: "submit", name: "go", value: "add:" + id, "class": "button secondary" },
+                          bundle.words.add_entry));
+    }
+  }
+
+  /* "Don't want to answer", or the note that the question was declined (as the server renders it). */
+  function showDecline(box, id) {
+    if (!bundle.items[id].decline) { return; }
+    var button = box.querySelector("button[name=decline]");
+    var note = box.querySelector(".declined-note");
+    var declined = state.declined.indexOf(id) >= 0;
+    if (declined && button) {
+      button.replaceWith(el("p", { "class": "declined-note" }, bundle.words.declined_note));
+    } else if (!declined && note) {
+      note.replaceWith(el("button", { type: "submit", name: "decline", value: id, "class": "button quiet" },
+                          bundle.words.decline));
+    }
+  }
+
+  function showPage(pageId) {
+    current = pageId;
+    var page = bundle.pages.filter(function (p) { return p.id === pageId; })[0];
+    var fresh = new DOMParser().parseFromString(page.html, "text/html").getElementById("fill-step");
+    var node = document.importNode(fresh, true);
+    var version = $("fill-version");
+    if (version) { lastVersion = version.value; }
+    replaceStep(node);
+    if (lastVersion && $("fill-version")) { $("fill-version").value = lastVersion; }
+    page.items.forEach(function (id) {
+      var box = $("q-" + id);
+      if (!box) { return; }
+      var visible = shown(id, state.answers);
+      box.hidden = !visible;
+      if (bundle.items[id].type === "group") { showEntries(box, id); } else { fill(box, id, state.answers[id]); }
+      showDecline(box, id);
+      box.querySelectorAll("input, textarea, button").forEach(function (field) { field.disabled = !visible; });
+    });
+    showProgress(pageId);
+    history.replaceState(null, "", location.pathname + "?page=" + encodeURIComponent(pageId));
+    var legend = node.querySelector("fieldset.question:not([hidden]) legend");
+    if (legend) { legend.focus(); }
+  }
+
+  /* One answer as the review shows it (fill/_review.html "shown"). */
+  function answerNode(meta, value) {
+    var words = bundle.words;
+    if (value === undefined || value === null) { return el("em", {}, words.not_answered); }
+    if (meta.type === "choice") { return document.createTextNode(meta.options[JSON.stringify(value)] || ""); }
+    if (meta.type === "boolean") { return document.createTextNode(value ? words.yes : words.no); }
+    if (meta.type === "group") {
+      if (!value.length) { return el("em", {}, words.no_entries); }
+      var list = el("ol", { "class": "review-entries" });
+      value.forEach(function (entry, i) {
+        var li = el("li");
+        li.appendChild(el("span", { "class": "entry-title" }, words.entry.split("%N%").join(String(i + 1))));
+        var dl = el("dl");
+        meta.order.forEach(function (sub) {
+          dl.appendChild(el("dt", {}, meta.items[sub].label));
+          var dd = el("dd");
+          dd.appendChild(answerNode(meta.items[sub], entry[sub]));
+          dl.appendChild(dd);
+        });
+        li.appendChild(dl);
+        list.appendChild(li);
+      });
+      return list;
+    }
+    return document.createTextNode(String(value));
+  }
+
+  /* What the server's submit checks (submission.py check_submission): hidden answers, missing required. */
+  function isRequired(id, answers) {
+    var meta = bundle.items[id];
+    if (!shown(id, answers)) { return false; }
+    if (meta.required_if) { return holds(meta.required_if, answers); }
+    return meta.required !== false;
+  }
+  function submitCheck() {
+    var order = [];
+    bundle.pages.forEach(function (p) { order = order.concat(p.items); });
+    var hidden = order.filter(function (id) { return id in state.answers && !shown(id, state.answers); });
+    var kept = {};
+    Object.keys(state.answers).forEach(function (k) { if (hidden.indexOf(k) < 0) { kept[k] = state.answers[k]; } });
+    var declined = state.declined.filter(function (d) { return shown(d, kept); });
+    var missing = order.filter(function (id) {
+      var v = kept[id];
+      return shown(id, kept) && (v === undefined || v === null || (Array.isArray(v) && !v.length)) &&
+        declined.indexOf(id) < 0 && isRequired(id, kept);
+    });
+    return { hidden: hidden, missing: missing };
+  }
+
+  function pageOf(id) {
+    var page = visiblePages().filter(function (p) { return p.items.indexOf(id) >= 0; })[0];
+    return page ? page.id : null;
+  }
+
+  /* Every shown question with its answer, the unanswered ones linked back, and submit (fill/_review.html). */
+  function showReview(error) {
     current = null;
     var words = bundle.words;
     var section = el("section", { id: "fill-step", "class": "stepper review", lang: bundle.lang, "aria-labelledby": "step-title" });
     section.appendChild(el("h1", { id: "step-title", "class": "step-title", tabindex: "-1" }, words.review));
-    var open = [];
-    visiblePages().forEach(function (p) { shownOn(p).forEach(function (i) { if (!hasAnswer(i)) { open.push([p.id, i]); } }); });
+    section.appendChild(el("p", { "class": "meta" }, words.title));
+    var check = submitCheck();
+    var rows = [];
+    bundle.pages.forEach(function (p) {
+      p.items.forEach(function (id) {
+        if (!shown(id, state.answers)) { return; }
+        rows.push({ id: id, page: pageOf(id), answered: hasAnswer(id), declined: state.declined.indexOf(id) >= 0,
+                    required: check.missing.indexOf(id) >= 0 });
+      });
+    });
+    if (error && check.missing.length) {
+      var alert = el("div", { "class": "error-message", role: "alert" });
+      alert.appendChild(el("p", {}, words.incomplete));
+      section.appendChild(alert);
+    }
+    function jump(row) {
+      return el("button", { type: "button", "class": "link-button", "data-page": row.page }, bundle.items[row.id].label);
+    }
+    var open = rows.filter(function (row) { return !row.answered; });
     if (open.length) {
       var box = el("div", { "class": "notice", role: "status" });
       box.appendChild(el("p", {}, words.missing.replace(/\d+/, String(open.length))));
       var list = el("ul", { "class": "missing-list" });
-      open.forEach(function (pair) {
+      open.forEach(function (row) {
         var li = el("li");
-        var go = el("button", { type: "button", "class": "link-button", "data-page": pair[0] }, bundle.items[pair[1]].label);
-        li.appendChild(go);
+        li.appendChild(jump(row));
+        if (row.required) {
+          li.appendChild(document.createTextNode(" "));
+          li.appendChild(el("strong", { "class": "must-answer" }, words.must));
+        }
         list.appendChild(li);
       });
       box.appendChild(list);
@@ -198,11 +439,60 @@
     } else {
       section.appendChild(el("p", { "class": "ok-note", role: "status" }, words.all_answered));
     }
+    if (check.hidden.length) {
+      var gone = el("div", { "class": "notice" });
+      gone.appendChild(el("p", {}, words.hidden));
+      var ul = el("ul");
+      check.hidden.forEach(function (id) { ul.appendChild(el("li", {}, bundle.items[id].label)); });
+      gone.appendChild(ul);
+      section.appendChild(gone);
+    }
+    var table = el("table", { "class": "review-table" });
+    table.appendChild(el("caption", {}, words.your_answers));
+    var head = el("tr");
+    head.appendChild(el("th", { scope: "col" }, words.question));
+    head.appendChild(el("th", { scope: "col" }, words.answer));
+    table.appendChild(el("thead")).appendChild(head);
+    var body = table.appendChild(el("tbody"));
+    rows.forEach(function (row) {
+      var tr = el("tr");
+      tr.appendChild(el("th", { scope: "row" })).appendChild(jump(row));
+      var td = tr.appendChild(el("td"));
+      if (row.declined) { td.appendChild(el("em", {}, words.declined)); }
+      else if (!row.answered) { td.appendChild(el("em", {}, words.not_answered)); }
+      else { td.appendChild(answerNode(bundle.items[row.id], state.answers[row.id])); }
+      body.appendChild(tr);
+    });
+    section.appendChild(table);
     var form = el("form", { method: "post", "class": "submit-form offline-submit" });
     form.appendChild(el("button", { type: "submit", "class": "button" }, words.submit));
     section.appendChild(form);
+    var switcher = el("form", { method: "post", "class": "answer-language" });
+    Object.keys(bundle.languages || {}).forEach(function (code) {
+      if (code === bundle.lang || !bundle.switch[code]) { return; }
+      switcher.appendChild(el("button", { type: "submit", name: "lang", value: code, "class": "link-button", lang: code },
+                              bundle.switch[code]));
+    });
+    section.appendChild(switcher);
     replaceStep(section);
-    section.querySelector("h1").focus();
+    section.querySelector(error && check.missing.length ? "[role=alert]" : "h1").focus();
+    if (error && check.missing.length) { section.querySelector("[role=alert]").setAttribute("tabindex", "-1"); }
+  }
+
+  // -- the answer language ------------------------------------------------------------------------
+  /* Show the prepared form in another answer language; the switch is queued like a save, so the
+     server's draft gets the same language at sync (POST /fill/<response>/language). */
+  function switchLanguage(code) {
+    var texts = bundle.languages && bundle.languages[code];
+    if (!texts || code === bundle.lang) { return; }
+    bundle.lang = code;
+    bundle.pages = texts.pages;
+    bundle.items = texts.items;
+    bundle.words = texts.words;
+    bundle.entries = texts.entries;
+    window.FormengineStepper.giveLocal("/fill/" + bundle.response + "/language", bundle.response,
+                                       [["csrf_token", ""], ["lang", code], ["page", current || "review"]]);
+    if (intended) { showThanks(); } else if (current) { showPage(current); } else { showReview(); }
   }
 
   function showThanks() {
@@ -288,6 +578,11 @@
         var back = $("offline-give-back");
         if (back) { back.remove(); }
         if (submitted) { forget(); window.FormengineQueue.reload(); return; }  // show the result
+        // As the server's unlock: the rest of the form is the team member's, in their language.
+        if (!navigator.onLine && !intended && bundle.team_lang && bundle.team_lang !== bundle.lang) {
+          switchLanguage(bundle.team_lang);
+          return;
+        }
         if (intended) { showThanks(); } else if (current) { showPage(current); } else { showReview(); }
         return;
       }
@@ -304,13 +599,23 @@
   // -- taking over when the network is away -----------------------------------------------------------
   function offline() { return bundle !== null && bundle.response === responseId() && navigator.onLine === false; }
 
-  /* Called by fill.js for every save given: true when this page shows the next step itself. */
+  /* Called by fill.js for every save given: true when this page shows the next step itself,
+     "refused" when the server would refuse the save (it is then not queued; the step says why). */
   function handle(fields) {
     if (!bundle || bundle.response !== responseId()) { return false; }
     var nav = record(fields);
     if (!offline() || !nav) { return false; }
+    if (nav.refused) {
+      var status = $("save-status");
+      if (status) {
+        status.textContent = bundle.words.not_saved + " " + nav.refused.map(function (id) {
+          return bundle.items[id] ? bundle.items[id].label : id;
+        }).join(", ");
+        status.className = "save-status error";
+      }
+      return "refused";
+    }
     if (nav.go === "stay") { refreshShown(nav.page); return true; }
-    if (/^(add|remove):/.test(nav.go)) { return false; }  // entries of a group need the server
     var target = nextStep(nav.page, nav.go, nav.before, nav.decline);
     if (target === null) { showReview(); } else { showPage(target); }
     return true;
@@ -319,6 +624,8 @@
   var lastVersion = null;  // the draft's version the last step shown was based on
   var intended = false;    // the submit is queued
   function submitIntent() {
+    // The server refuses a submit with a required question unanswered: so does the tablet, before queuing.
+    if (submitCheck().missing.length) { showReview("missing"); return; }
     intended = true;
     var version = $("fill-version");
     if (version) { lastVersion = version.value; }
@@ -345,11 +652,18 @@
       lock();
       return;
     }
+    if (form.classList.contains("answer-language") && bundle && bundle.response === responseId() &&
+        (offline() || !action)) {
+      // The prepared form switches its own wording; the switch is queued for the server.
+      evt.preventDefault(); evt.stopImmediatePropagation();
+      if (evt.submitter && evt.submitter.name === "lang") { switchLanguage(evt.submitter.value); }
+      return;
+    }
     if (!offline() && !form.classList.contains("offline-submit")) { return; }
     if (form.classList.contains("offline-submit") || /\/submit$/.test(action)) {
       evt.preventDefault(); evt.stopImmediatePropagation();
       submitIntent();
-    } else if (!form.classList.contains("step-form") && (locked || form.classList.contains("answer-language"))) {
+    } else if (!form.classList.contains("step-form") && locked) {
       evt.preventDefault(); evt.stopImmediatePropagation();  // not available without a network
     }
   }, true);

@@ -461,8 +461,18 @@ def submit(response_uuid: str):
 @bp.route("/fill/<response_uuid>/language", methods=["POST"])
 @login_required
 def language(response_uuid: str):
-    """Switch the language this respondent answers in (the team member's own language stays)."""
+    """Switch the language this respondent answers in (the team member's own language stays).
+
+    A switch made without a network waits in the tablet's answer queue with the saves; like a save,
+    the reply says the draft's version after it (``X-Draft-Version``), the base of the next queued save.
+    """
     response = response_or_404(response_uuid)
+
+    @after_this_request
+    def _say_version(reply):
+        reply.headers[VERSION_HEADER] = str(response.version)
+        return reply
+
     lang = request.form.get("lang", "")
     page = request.form.get("page") or None
     if lang in current_app.config["LANGUAGES"] and response.status == "draft" and lang != response.language:
@@ -473,8 +483,8 @@ def language(response_uuid: str):
         except drafts.DraftError:
             dbs.rollback()
     if page == "review":
-        return redirect(url_for("fill.review", response_uuid=response.uuid), 303)
-    return redirect(url_for("fill.step", response_uuid=response.uuid, page=page), 303)
+        return redirect_to(url_for("fill.review", response_uuid=response.uuid))
+    return redirect_to(url_for("fill.step", response_uuid=response.uuid, page=page))
 
 
 def earlier_responses(response: Response) -> list[Response]:

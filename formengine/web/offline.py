@@ -26,6 +26,7 @@ from flask import (
     current_app,
     jsonify,
     render_template,
+    render_template_string,
     request,
     send_from_directory,
     session,
@@ -37,12 +38,13 @@ from flask_login import current_user, login_required, logout_user
 from formengine import audit
 from formengine.db import db_session
 from formengine.instruments import Definition, code_key
+from formengine.instruments.codec import DEFAULT_MAX_ENTRIES
 from formengine.models import Response
 from formengine.registry import get_registry
 from formengine.security import verify_secret
 from formengine.web import sessions
-from formengine.web.access import response_or_404
-from formengine.web.fill import StepView, _render_step_fragment, texts_for
+from formengine.web.access import response_or_404, ui_lang
+from formengine.web.fill import StepView, _render_step_fragment, _widget_html, texts_for
 from formengine.web.handover import MAX_UNLOCK_FAILURES, UNLOCK_FAILURES_KEY, in_handover
 
 bp = Blueprint("offline", __name__)
@@ -96,10 +98,10 @@ def pin_verifier(secret: str, iterations: int = PIN_ITERATIONS) -> dict[str, Any
 class _EveryQuestion(StepView):
     """One step with every question rendered (the tablet shows or hides them by their conditions)."""
 
-    def __init__(self, response: Response, definition: Definition, index: int):
+    def __init__(self, response: Response, definition: Definition, index: int, lang: str):
         self.response = response
         self.definition = definition
-        self.lang = response.language if response.language in current_app.config["LANGUAGES"] else "da"
+        self.lang = lang
         self.texts = texts_for(definition, self.lang)
         self.pages = list(definition.pages)
         self.page = self.pages[index]
@@ -111,13 +113,66 @@ class _EveryQuestion(StepView):
 
 
 def _item_meta(definition: Definition, texts: Any, lang: str, item: dict[str, Any]) -> dict[str, Any]:
+    """What the tablet needs to show, check and read back one item (the codec's rules, the wording)."""
     kind = item.get("type") or "choice"
-    meta: dict[str, Any] = {"type": kind, "show_if": item.get("show_if"), "label": texts.item(item, lang),
-                            "decline": definition.allows_decline(item)}
+    meta: dict[str, Any] = {
+        "type": kind, "show_if": item.get("show_if"), "label": texts.item(item, lang),
+        "decline": definition.allows_decline(item),
+        "required": bool(item.get("required", True)), "required_if": item.get("required_if"),
+    }
+    for rule in ("integer", "min", "max", "max_length", "multiline", "min_repeat"):
+        if rule in item:
+            meta[rule] = item[rule]
     if kind == "choice":
         meta["options"] = {code_key(o["code"]): texts.option(item, o, lang)
                            for o in definition.scale_options(item)}
+    if kind == "group":
+        meta["max_repeat"] = item.get("max_repeat", DEFAULT_MAX_ENTRIES)
+        meta["order"] = [sub["id"] for sub in item["items"]]
+        meta["items"] = {sub["id"]: _item_meta(definition, texts, lang, sub) for sub in item["items"]}
     return meta
+
+
+# One entry of a repeatable group with placeholders for its index (%I%) and number (%N%).
+_ENTRY_TEMPLATE = ('{% from "fill/_macros.html" import group_entry with context %}'
+                   '{{ group_entry(item, item.id, {}, "%I%", "%N%") }}')
+
+
+def _language_texts(response: Response, definition: Definition, lang: str) -> dict[str, Any]:
+    """The form in one answer language: every step rendered, the items' wording, the page's words."""
+    texts = texts_for(definition, lang)
+    pages = []
+    for index, page in enumerate(definition.pages):
+        view = _EveryQuestion(response, definition, index, lang)
+        pages.append({"id": page["id"], "items": list(page["items"]),
+                      "html": _render_step_fragment(view, values={})})
+    with force_locale(lang):
+        entries = {item["id"]: render_template_string(
+                       _ENTRY_TEMPLATE, item=item, definition=definition, texts=texts, lang=lang,
+                       response=response, widget=_widget_html, code_key=code_key)
+                   for item in definition.items if item.get("type") == "group"}
+        words = {
+            "review": _("Check the answers"), "missing": _("Questions not answered yet: %(num)s", num=0),
+            "all_answered": _("All questions are answered."), "submit": _("Submit the answers"),
+            "thanks": _("Thank you for your answers"), "unlock_title": _("Take the tablet back"),
+            "secret": _("PIN or password"), "unlock": _("Unlock"), "give_back": _("Give the tablet back"),
+            "wrong": _("Wrong PIN or password. %(left)s tries left.", left=0),
+            "queued": _("The answers are kept on the tablet and sent when there is a connection."),
+            "locked": _("Too many wrong tries. Log in again when there is a connection."),
+            "title": definition.title(lang), "your_answers": _("Your answers"), "question": _("Question"),
+            "answer": _("Answer"), "not_answered": _("Not answered"), "declined": _("Did not want to answer"),
+            "must": _("must be answered"), "yes": _("Yes"), "no": _("No"),
+            "entry": _("Entry %(n)s", n="%N%"), "no_entries": _("No entries yet."),
+            "add_entry": _("Add an entry"), "decline": _("Don't want to answer"),
+            "declined_note": _("You chose not to answer this question."),
+            "not_saved": _("The answer was not saved:"),
+            "hidden": _("Some earlier answers no longer apply because of later answers. "
+                        "They will not be submitted:"),
+            "incomplete": _("The answers were not submitted. Answer the questions marked “must be answered” "
+                            "first, or choose “Don't want to answer” where it is offered."),
+        }
+    return {"pages": pages, "entries": entries, "words": words,
+            "items": {item["id"]: _item_meta(definition, texts, lang, item) for item in definition.items}}
 
 
 @bp.route("/fill/<response_uuid>/offline", methods=["POST"])
@@ -151,28 +206,16 @@ def prepare(response_uuid: str):
         abort(404)
     definition = instrument.definition
     lang = response.language if response.language in current_app.config["LANGUAGES"] else "da"
-    texts = texts_for(definition, lang)
-    pages = []
-    for index, page in enumerate(definition.pages):
-        view = _EveryQuestion(response, definition, index)
-        pages.append({"id": page["id"], "items": list(page["items"]),
-                      "html": _render_step_fragment(view, values={})})
-    with force_locale(lang):
-        words = {
-            "review": _("Check the answers"), "missing": _("Questions not answered yet: %(num)s", num=0),
-            "all_answered": _("All questions are answered."), "submit": _("Submit the answers"),
-            "thanks": _("Thank you for your answers"), "unlock_title": _("Take the tablet back"),
-            "secret": _("PIN or password"), "unlock": _("Unlock"), "give_back": _("Give the tablet back"),
-            "wrong": _("Wrong PIN or password. %(left)s tries left.", left=0),
-            "queued": _("The answers are kept on the tablet and sent when there is a connection."),
-            "locked": _("Too many wrong tries. Log in again when there is a connection."),
-        }
+    # Every answer language, so the respondent can switch without a network (see docs/offline.md).
+    languages = {code: _language_texts(response, definition, code)
+                 for code in current_app.config["LANGUAGES"]}
     audit.record(db_session(), "view", "response", response.uuid, {"page": "offline"},
                  municipality_id=response.municipality_id)
     db_session().commit()
     return jsonify({
         "response": response.uuid, "version": response.version, "lang": lang,
         "answers": response.answers or {}, "declined": response.declined or [],
-        "items": {item["id"]: _item_meta(definition, texts, lang, item) for item in definition.items},
-        "pages": pages, "words": words, "verifier": pin_verifier(secret),
+        "team_lang": ui_lang(), "languages": languages, **languages[lang],
+        "switch": {"da": "Svar på dansk", "en": "Answer in English"},
+        "verifier": pin_verifier(secret),
     })

@@ -1,0 +1,215 @@
+"""A prepared form finished without a network does what the online stepper does.
+
+Entries of a repeated group added and removed, the answer language switched,
+the review with every answer, declines, the required-question check before the
+queued submit. Real chromium on a tablet viewport, the network cut with
+``context.set_offline``, driven by accessible names; afterwards the database
+holds exactly what the screen showed, once.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from formengine.db import get_db
+from formengine.models import AuditEvent
+from tests.browser.test_fill_browser import login, progress, response_uuid, start, stored
+from tests.browser.test_offline_browser import stored_on_device, wait_until_sent
+
+pytestmark = pytest.mark.browser
+
+LOFT = "LØFT-arbejdsark"
+
+
+def prepare(page):
+    page.get_by_label("Din pinkode eller adgangskode").fill("1234")
+    page.get_by_role("button", name="Gør klar til brug uden net").tap()
+    page.get_by_role("status").filter(has_text="Klar").wait_for()
+
+
+def type_in(field, text):
+    """Type an answer and leave the field (it is saved then, and the status line says so)."""
+    field.fill(text)
+    field.blur()
+
+
+def entry(page, name):
+    return page.get_by_role("group", name=name, exact=True)
+
+
+def write_goal(page, name, number, goal, scaling):
+    box = entry(page, name)
+    box.get_by_label("Målnummer").fill(number)
+    box.get_by_label("Målet med familiens egne ord").fill(goal)
+    box.get_by_role("radio", name=scaling, exact=True).tap()  # leaving the text field saves it too
+
+
+def review_rows(page):
+    """The review table as the screen shows it: question -> answer text."""
+    rows = page.locator("table.review-table tbody tr")
+    return {rows.nth(i).locator("th").inner_text().strip():
+            " ".join(rows.nth(i).locator("td").inner_text().split()) for i in range(rows.count())}
+
+
+def wait_until_submitted(page, app, uuid):
+    for _ in range(150):
+        if stored(app, uuid).status == "submitted":
+            break
+        page.wait_for_timeout(100)
+    wait_until_sent(page)
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_offline_goals_are_added_and_removed_the_language_switched_and_the_form_synced_as_shown(tablet,
+                                                                                               live_app):
+    page = tablet
+    login(page)
+    start(page, LOFT)
+    uuid = response_uuid(page)
+    prepare(page)
+    page.context.set_offline(True)
+
+    # An unanswered group starts with one entry (min_repeat); two more are added, the middle one removed.
+    write_goal(page, "Nr. 1", "1", "Mere ro om morgenen", "4")
+    page.get_by_role("button", name="Tilføj en mere").tap()
+    write_goal(page, "Nr. 2", "2", "Et mål der fjernes igen", "2")
+    page.get_by_role("button", name="Tilføj en mere").tap()
+    write_goal(page, "Nr. 3", "3", "Far henter i børnehaven", "6")
+    type_in(entry(page, "Nr. 3").get_by_label("Dato for skaleringen"), "2026-11-30")
+    page.get_by_role("button", name="Fjern nr. 2").tap()
+    assert entry(page, "Nr. 3").count() == 0
+    second = entry(page, "Nr. 2")
+    assert second.get_by_label("Målnummer").input_value() == "3"
+    assert second.get_by_label("Målet med familiens egne ord").input_value() == "Far henter i børnehaven"
+    assert second.get_by_role("radio", name="6", exact=True).is_checked()
+    assert entry(page, "Nr. 1").get_by_role("radio", name="4", exact=True).is_checked()
+    page.shots.take(page, "goals-offline")
+    page.get_by_role("button", name="Næste", exact=True).tap()
+
+    type_in(page.get_by_label("Undtagelser: hvornår er problemet mindre eller væk?"), "Når vi har sovet godt")
+    # The family prefers English: the prepared form switches without a network, answers kept.
+    page.get_by_role("button", name="Answer in English").tap()
+    answer = page.get_by_label("Exceptions: when is the problem smaller or absent?")
+    assert answer.input_value() == "Når vi har sovet godt"
+    type_in(page.get_by_label("What already works?"), "Bedtime stories")
+    page.get_by_role("button", name="Back", exact=True).tap()
+    # Back on the goals in English: the two entries as they were left.
+    assert entry(page, "Entry 2").get_by_label("Goal number").input_value() == "3"
+    assert page.get_by_role("button", name="Remove entry 3").count() == 0
+    page.get_by_role("button", name="See all answers").tap()
+
+    page.get_by_role("heading", name="Check the answers").wait_for()
+    page.shots.take(page, "review-offline-english")
+    rows = review_rows(page)
+    assert rows["The family's goals"] == (
+        "Entry 1 Goal number 1 The goal in the family's own words Mere ro om morgenen "
+        "Where are you now? (0-10) 4 Date of the scaling Not answered "
+        "Entry 2 Goal number 3 The goal in the family's own words Far henter i børnehaven "
+        "Where are you now? (0-10) 6 Date of the scaling 2026-11-30")
+    assert rows["Exceptions: when is the problem smaller or absent?"] == "Når vi har sovet godt"
+    assert rows["What already works?"] == "Bedtime stories"
+    assert rows["Own resources"] == "Not answered"
+    # The unanswered ones are linked back to their step.
+    page.get_by_role("status").get_by_role("button", name="The next small step").tap()
+    type_in(page.get_by_label("The next small step"), "Fælles morgenmad søndag")
+    page.get_by_role("button", name="See all answers").tap()
+    assert review_rows(page)["The next small step"] == "Fælles morgenmad søndag"
+    page.get_by_role("button", name="Submit the answers").tap()
+    page.get_by_role("heading", name="Thank you for your answers").wait_for()
+    assert stored(live_app, uuid).status == "draft" and stored(live_app, uuid).answers == {}
+
+    page.context.set_offline(False)
+    wait_until_submitted(page, live_app, uuid)
+    response = stored(live_app, uuid)
+    assert response.status == "submitted" and response.language == "en"
+    assert response.answers == {
+        "goals": [{"goal_no": 1, "goal": "Mere ro om morgenen", "scaling": 4},
+                  {"goal_no": 3, "goal": "Far henter i børnehaven", "scaling": 6, "scaled_on": "2026-11-30"}],
+        "exceptions": "Når vi har sovet godt", "already_works": "Bedtime stories",
+        "next_step": "Fælles morgenmad søndag",
+    }
+    assert response.declined == []
+    with get_db(live_app).session() as session:
+        submits = select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "submit", AuditEvent.entity_id == uuid)
+        assert session.scalar(submits) == 1
+    assert stored_on_device(page) == []
+
+
+KITCHEN = "Alle spørgsmålstyper"
+
+
+@pytest.mark.parametrize("tablet", ["landscape"], indirect=True)
+def test_offline_declines_entry_limits_and_the_required_check_behave_as_online(tablet, live_app):
+    page = tablet
+    login(page)
+    start(page, KITCHEN)
+    uuid = response_uuid(page)
+    prepare(page)
+    page.context.set_offline(True)
+
+    # Submitting with questions that must be answered is refused on the tablet, as the server would.
+    page.get_by_role("button", name="Se alle svar").tap()
+    page.get_by_role("heading", name="Se svarene igennem").wait_for()
+    assert page.get_by_role("status").filter(has_text="Spørgsmål, der ikke er besvaret endnu").count() == 1
+    assert page.locator(".must-answer").count() == 5  # mood, worry, hours, date, stars; not the optional ones
+    page.get_by_role("button", name="Send svarene").tap()
+    page.get_by_role("alert").filter(has_text="Svarene blev ikke sendt").wait_for()
+    page.shots.take(page, "refused-offline")
+    queued = page.evaluate("() => window.FormengineQueue.pending()")
+
+    page.get_by_role("status").get_by_role("button", name="Jeg er glad").tap()
+    page.get_by_role("button", name="Vil ikke svare").tap()
+    page.get_by_role("group", name="Bekymrer du dig?").wait_for()
+    page.get_by_role("button", name="Tilbage", exact=True).tap()
+    # Declined: the step says so instead of offering the button again (as the server renders it).
+    page.get_by_text("Du har valgt ikke at svare på dette spørgsmål.").wait_for()
+    assert page.get_by_role("button", name="Vil ikke svare").count() == 0
+    page.get_by_role("button", name="Næste", exact=True).tap()
+    page.get_by_role("group", name="Bekymrer du dig?").get_by_role("radio", name="Nej").tap()
+    assert progress(page) == "Del 3 af 5"
+    type_in(page.get_by_label("Timers søvn", exact=True), "8")
+    type_in(page.get_by_label("Dato for samtalen"), "2026-11-30")
+    # A number the server refuses is not saved here either: the step says so and stays.
+    type_in(page.get_by_label("Timers søvn", exact=True), "25")
+    page.get_by_role("button", name="Næste", exact=True).tap()
+    page.locator("#save-status").filter(has_text="Svaret blev ikke gemt").wait_for()
+    assert progress(page) == "Del 3 af 5"
+    type_in(page.get_by_label("Timers søvn", exact=True), "8")
+    page.get_by_role("button", name="Næste", exact=True).tap()
+
+    # A group without min_repeat starts empty; adding stops at max_repeat (3).
+    page.get_by_text("Ingen endnu.").wait_for()
+    for _ in range(3):
+        page.get_by_role("button", name="Tilføj en mere").tap()
+    assert page.get_by_role("button", name="Tilføj en mere").count() == 0
+    entry(page, "Nr. 3").get_by_label("Navn").fill("Mormor")
+    type_in(entry(page, "Nr. 3").get_by_label("Besøg om måneden"), "4")
+    page.get_by_role("button", name="Fjern nr. 1").tap()
+    page.get_by_role("button", name="Fjern nr. 1").tap()
+    assert entry(page, "Nr. 1").get_by_label("Navn").input_value() == "Mormor"
+    page.get_by_role("button", name="Tilføj en mere").wait_for()
+    page.get_by_role("button", name="Næste", exact=True).tap()
+    page.get_by_role("group", name="Giv stjerner").get_by_role("radio").nth(1).tap()
+    page.get_by_role("button", name="Næste", exact=True).tap()
+
+    page.get_by_role("heading", name="Se svarene igennem").wait_for()
+    rows = review_rows(page)
+    assert rows["Jeg er glad"] == "Ville ikke svare"
+    assert rows["Bekymrer du dig?"] == "Nej" and "Hvor tit bekymrer du dig?" not in rows
+    assert rows["Hvem hjælper dig?"] == "Nr. 1 Navn Mormor Besøg om måneden 4"
+    assert rows["En kort bemærkning"] == "Ikke besvaret"
+    assert page.locator(".must-answer").count() == 0
+    page.shots.take(page, "review-offline")
+    assert page.evaluate("() => window.FormengineQueue.pending()") > queued
+    page.get_by_role("button", name="Send svarene").tap()
+    page.get_by_role("heading", name="Tak for dine svar").wait_for()
+
+    page.context.set_offline(False)
+    wait_until_submitted(page, live_app, uuid)
+    response = stored(live_app, uuid)
+    assert response.status == "submitted" and response.language == "da"
+    assert response.answers == {"worry": False, "hours": 8, "seen_on": "2026-11-30",
+                                "helpers": [{"helper_name": "Mormor", "helper_visits": 4}], "stars": 1}
+    assert response.declined == ["mood"]
