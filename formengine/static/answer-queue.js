@@ -342,11 +342,25 @@
     });
   }
 
-  /* Remove this user's saves from the device (after logout, nothing of theirs stays). */
+  /* Remove this user's saves from the device (after logout, nothing of theirs stays), and what
+     else the app keeps for them (the prepared forms, offline-store.js). */
+  var wipers = [];
   function wipe() {
     var user = currentUser();
     return all().then(function (entries) {
       return remove(entries.filter(function (e) { return e.user === user; }).map(function (e) { return e.seq; }));
+    }).then(function () {
+      return Promise.all(wipers.map(function (fn) { return Promise.resolve(fn()).catch(function () { return undefined; }); }));
+    });
+  }
+
+  /* The device key, opened without a network from the prepared forms' vault (offline-store.js). */
+  function useKey(raw, id) {
+    if (deviceKey) { return Promise.resolve(deviceKey); }
+    var bytes = Uint8Array.from(atob(raw), function (c) { return c.charCodeAt(0); });
+    return crypto.subtle.importKey("raw", bytes, "AES-GCM", false, ["encrypt", "decrypt"]).then(function (key) {
+      deviceKey = deviceKey || { key: key, id: id };
+      return deviceKey;
     });
   }
 
@@ -398,6 +412,17 @@
     pump: pump,
     drained: drained,
     wipe: wipe,
+    useKey: useKey,
+    /* How many saves wait per draft (the draft's id is stored in clear beside each). */
+    waiting: function () {
+      var user = currentUser();
+      return all().then(function (entries) {
+        var out = {};
+        entries.forEach(function (e) { if (e.user === user) { out[e.response] = (out[e.response] || 0) + 1; } });
+        return out;
+      });
+    },
+    onWipe: function (fn) { wipers.push(fn); },
     on: function (fn) { listeners.push(fn); },
     pending: function () { return pending; },
     navigate: function (url) { proceed(function () { window.location.href = url; }); },

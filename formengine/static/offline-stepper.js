@@ -18,7 +18,7 @@
   "use strict";
 
   var MAX_TRIES = 5;
-  var bundle = null;        // the prepared form (in memory only)
+  var bundle = null;        // the prepared form (kept on the tablet only encrypted: offline-store.js)
   var state = null;         // {answers, declined}: the server's state plus every answer given here
   var current = null;       // the step shown (page id), or null on the review screen
   var locked = false;       // handed over while offline
@@ -338,6 +338,7 @@
     });
     showProgress(pageId);
     history.replaceState(null, "", location.pathname + "?page=" + encodeURIComponent(pageId));
+    keepState();
     var legend = node.querySelector("fieldset.question:not([hidden]) legend");
     if (legend) { legend.focus(); }
   }
@@ -475,6 +476,7 @@
     });
     section.appendChild(switcher);
     replaceStep(section);
+    keepState();
     section.querySelector(error && check.missing.length ? "[role=alert]" : "h1").focus();
     if (error && check.missing.length) { section.querySelector("[role=alert]").setAttribute("tabindex", "-1"); }
   }
@@ -507,6 +509,7 @@
   // -- hand-over and unlocking with the PIN -------------------------------------------------------
   function lock() {
     locked = true;
+    keepState();
     document.body.classList.add("offline-locked");
     var header = document.querySelector(".site-header");
     if (header && !$("offline-give-back")) {
@@ -574,6 +577,7 @@
       if (ok) {
         tries = 0;
         locked = false;
+        keepState();
         document.body.classList.remove("offline-locked");
         var back = $("offline-give-back");
         if (back) { back.remove(); }
@@ -587,8 +591,10 @@
         return;
       }
       tries += 1;
+      keepState();
       if (tries >= MAX_TRIES) {
         bundle.verifier = null;  // no more guesses here: the team member logs in again online
+        if (window.FormengineStore) { window.FormengineStore.forget(bundle.response); }  // nor on the tablet
         showUnlock(bundle.words.locked);
         return;
       }
@@ -604,6 +610,7 @@
   function handle(fields) {
     if (!bundle || bundle.response !== responseId()) { return false; }
     var nav = record(fields);
+    if (nav) { keepState(); }
     if (!offline() || !nav) { return false; }
     if (nav.refused) {
       var status = $("save-status");
@@ -629,6 +636,7 @@
     intended = true;
     var version = $("fill-version");
     if (version) { lastVersion = version.value; }
+    keepState();
     // The queue sends it after the answers, based on the version their saves reached.
     window.FormengineStepper.giveLocal("/fill/" + bundle.response + "/submit", bundle.response,
                                        [["csrf_token", ""], ["version", lastVersion || String(bundle.version)]]);
@@ -690,12 +698,20 @@
                                            headers: { Accept: "application/json" } })
       .then(function (reply) { return reply.json().then(function (json) { return { ok: reply.ok, json: json }; }); })
       .then(function (result) {
+        var secret = form.querySelector("input[type=password]").value;
         form.querySelector("input[type=password]").value = "";
         if (!result.ok) { status.textContent = result.json.error || ""; status.className = "prepare-status error-message"; return; }
         bundle = result.json;
         state = { answers: bundle.answers, declined: bundle.declined };
-        status.textContent = form.getAttribute("data-ready");
-        status.className = "prepare-status ok-note";
+        // Kept on the tablet, encrypted (offline-store.js), so a reload without a network can go on.
+        var store = window.FormengineStore;
+        var kept = store ? store.keep([{ response: bundle.response, url: location.pathname, bundle: bundle,
+                                         title: document.title.split(" · ")[0], who: "" }], secret)
+                                .catch(function () { return null; }) : Promise.resolve();
+        kept.then(function () {
+          status.textContent = form.getAttribute("data-ready");
+          status.className = "prepare-status ok-note";
+        });
       }, function () { status.textContent = form.getAttribute("data-failed"); status.className = "prepare-status error-message"; });
   }
 
@@ -721,6 +737,48 @@
     });
   }
 
-  window.FormengineOffline = { handle: handle, active: offline };
+  // -- kept on the tablet (offline-store.js, offline-visit.js) ---------------------------------------
+  /* What to keep of this form after each change: the answers, where it stood, hand-over, submit. */
+  function snapshot() {
+    if (!bundle) { return null; }
+    var version = $("fill-version");
+    return { answers: state.answers, declined: state.declined, current: current, locked: locked, lang: bundle.lang,
+             intended: intended, tries: tries, version: (version && version.value) || lastVersion || String(bundle.version) };
+  }
+  function keepState() {
+    if (bundle && window.FormengineStore && window.FormengineStore.unlocked()) {
+      window.FormengineStore.saveState(bundle.response, snapshot());
+    }
+  }
+  /* Take up a kept form (after a reload); ``show`` draws it here (the page kept for use offline). */
+  function restore(kept, saved, show) {
+    bundle = kept;
+    saved = saved || {};
+    var texts = saved.lang && saved.lang !== kept.lang && kept.languages && kept.languages[saved.lang];
+    if (texts) {  // switched since it was prepared (the switch itself is in the answer queue)
+      bundle.lang = saved.lang;
+      bundle.pages = texts.pages;
+      bundle.items = texts.items;
+      bundle.words = texts.words;
+      bundle.entries = texts.entries;
+    }
+    state = { answers: saved.answers || kept.answers || {}, declined: saved.declined || kept.declined || [] };
+    intended = !!saved.intended;
+    tries = saved.tries || 0;
+    lastVersion = saved.version || String(kept.version);
+    submitted = false;
+    if (saved.locked) { lock(); } else if (locked) {
+      locked = false;
+      document.body.classList.remove("offline-locked");
+      if ($("offline-give-back")) { $("offline-give-back").remove(); }
+    }
+    if (!show) { return; }
+    var visible = visiblePages().map(function (p) { return p.id; });
+    var page = saved.current && visible.indexOf(saved.current) >= 0 ? saved.current : resumeStep();
+    if (intended) { showThanks(); } else if (page) { showPage(page); } else { showReview(); }
+  }
+
+  window.FormengineOffline = { handle: handle, active: offline, restore: restore, snapshot: snapshot,
+                               current: function () { return bundle && bundle.response; } };
   if (stepForm()) { current = stepForm().querySelector("input[name=page]").value; }
 })();

@@ -3,14 +3,20 @@
  * It keeps copies of the stylesheet and scripts (no personal data) so the app's
  * pages and the stepper load their code without a network, and answers a page
  * request that fails for lack of a network with the cached /offline page (which
- * says that the answers given are kept on the tablet). It never stores a page
+ * says that the answers given are kept on the tablet), or, for the prepared visit and a prepared
+ * form's address, with the cached /offline/app page, which opens them from what the tablet keeps
+ * encrypted (offline-store.js, offline-visit.js). Neither page holds personal data. It never stores a page
  * or a reply with answers or family data; requests other than GET pass through.
  */
 "use strict";
 
-var CACHE = "formengine-static-v1";
-var FILES = ["/offline", "/static/formengine.css", "/static/answer-queue.js", "/static/fill.js",
-             "/static/offline-stepper.js", "/static/vendor/htmx/htmx.min.js"];
+var CACHE = "formengine-static-v2";
+var FILES = ["/offline", "/offline/app", "/static/formengine.css", "/static/answer-queue.js", "/static/fill.js",
+             "/static/offline-stepper.js", "/static/offline-store.js", "/static/offline-visit.js",
+             "/static/vendor/htmx/htmx.min.js"];
+// Addresses that the page kept for use offline (/offline/app, no personal data) opens from what the
+// tablet keeps encrypted: the prepared visit and a prepared form.
+var APP = /^\/(visit$|fill\/[0-9a-f-]{36}(\/review)?$)/;
 
 self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(CACHE).then(function (cache) { return cache.addAll(FILES); })
@@ -30,7 +36,9 @@ self.addEventListener("fetch", function (event) {
   if (url.origin !== self.location.origin) { return; }
   if (request.mode === "navigate") {
     // Pages always come from the server; only when it cannot be reached, the offline page.
-    event.respondWith(fetch(request).catch(function () { return caches.match("/offline"); }));
+    event.respondWith(fetch(request).catch(function () {
+      return caches.match(APP.test(url.pathname) ? "/offline/app" : "/offline");
+    }));
     return;
   }
   if (url.pathname.indexOf("/static/") === 0) {

@@ -49,6 +49,9 @@ def init_web(app: Flask) -> None:
     from formengine.web import offline
 
     app.register_blueprint(offline.bp)
+    from formengine.web import visit
+
+    app.register_blueprint(visit.bp)
     from formengine.web import admin, cases
 
     app.register_blueprint(cases.bp)

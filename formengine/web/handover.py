@@ -40,7 +40,7 @@ MAX_UNLOCK_FAILURES = 5
 # What a respondent holding the tablet may reach; everything else leads back to their form.
 HANDOVER_ENDPOINTS = {"fill.step", "fill.save", "fill.review", "fill.submit", "fill.done",
                       "fill.unlock", "fill.language", "offline.key", "offline.offline_page",
-                      "offline.service_worker", "static"}
+                      "offline.service_worker", "visit.app_shell", "static"}
 
 
 def in_handover() -> bool:

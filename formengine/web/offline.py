@@ -175,32 +175,28 @@ def _language_texts(response: Response, definition: Definition, lang: str) -> di
             "items": {item["id"]: _item_meta(definition, texts, lang, item) for item in definition.items}}
 
 
-@bp.route("/fill/<response_uuid>/offline", methods=["POST"])
-@login_required
-def prepare(response_uuid: str):
-    """Everything the open stepper needs to finish this draft without a network (JSON).
+def secret_confirmed(secret: str) -> bool:
+    """Whether ``secret`` is the team member's PIN or password; wrong guesses count with the unlock form's.
 
-    The team member confirms with their PIN or password; the reply carries a
-    salted verifier of it, so the tablet can be unlocked offline with the same
-    secret. The page keeps the reply in memory only (see ``docs/offline.md``).
+    Five wrong ones (here, when preparing a visit, or on the unlock form) end the session.
     """
-    response = response_or_404(response_uuid)
-    if response.status != "draft" or in_handover():
-        return jsonify({"error": _("This form cannot be prepared now.")}), 409
-    secret = request.form.get("secret", "")
-    if not secret or not (verify_secret(current_user.pin_hash, secret)
-                          or verify_secret(current_user.password_hash, secret)):
-        # Guesses count with the unlock form's: five wrong ones end the session.
-        failures = int(session.get(UNLOCK_FAILURES_KEY, 0)) + 1
-        session[UNLOCK_FAILURES_KEY] = failures
-        if failures >= MAX_UNLOCK_FAILURES:
-            sessions.end_all(current_user._get_current_object())
-            audit.record(db_session(), "login_failed", "user", current_user.id, {"reason": "prepare"})
-            db_session().commit()
-            logout_user()
-            sessions.clear()
-        return jsonify({"error": _("Wrong PIN or password.")}), 403
-    session.pop(UNLOCK_FAILURES_KEY, None)
+    if secret and (verify_secret(current_user.pin_hash, secret)
+                   or verify_secret(current_user.password_hash, secret)):
+        session.pop(UNLOCK_FAILURES_KEY, None)
+        return True
+    failures = int(session.get(UNLOCK_FAILURES_KEY, 0)) + 1
+    session[UNLOCK_FAILURES_KEY] = failures
+    if failures >= MAX_UNLOCK_FAILURES:
+        sessions.end_all(current_user._get_current_object())
+        audit.record(db_session(), "login_failed", "user", current_user.id, {"reason": "prepare"})
+        db_session().commit()
+        logout_user()
+        sessions.clear()
+    return False
+
+
+def prepared_form(response: Response, verifier: dict[str, Any]) -> dict[str, Any]:
+    """Everything the stepper needs to finish ``response`` without a network (recorded as a view)."""
     instrument = get_registry().get(response.instrument_id)
     if instrument is None:
         abort(404)
@@ -211,11 +207,31 @@ def prepare(response_uuid: str):
                  for code in current_app.config["LANGUAGES"]}
     audit.record(db_session(), "view", "response", response.uuid, {"page": "offline"},
                  municipality_id=response.municipality_id)
-    db_session().commit()
-    return jsonify({
+    return {
         "response": response.uuid, "version": response.version, "lang": lang,
         "answers": response.answers or {}, "declined": response.declined or [],
         "team_lang": ui_lang(), "languages": languages, **languages[lang],
         "switch": {"da": "Svar på dansk", "en": "Answer in English"},
-        "verifier": pin_verifier(secret),
-    })
+        "verifier": verifier,
+    }
+
+
+@bp.route("/fill/<response_uuid>/offline", methods=["POST"])
+@login_required
+def prepare(response_uuid: str):
+    """Everything the open stepper needs to finish this draft without a network (JSON).
+
+    The team member confirms with their PIN or password; the reply carries a
+    salted verifier of it, so the tablet can be unlocked offline with the same
+    secret. The page keeps the reply encrypted on the tablet (``static/offline-store.js``,
+    see ``docs/offline.md``).
+    """
+    response = response_or_404(response_uuid)
+    if response.status != "draft" or in_handover():
+        return jsonify({"error": _("This form cannot be prepared now.")}), 409
+    secret = request.form.get("secret", "")
+    if not secret_confirmed(secret):
+        return jsonify({"error": _("Wrong PIN or password.")}), 403
+    bundle = prepared_form(response, pin_verifier(secret))
+    db_session().commit()
+    return jsonify(bundle)
