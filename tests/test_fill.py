@@ -101,6 +101,30 @@ def test_htmx_save_answers_with_the_next_step_fragment(app, team):
     assert "HX-Request" in team.get(f"/fill/{uuid}").headers["Vary"]
 
 
+def test_the_same_question_of_two_drafts_shows_each_drafts_own_answer_links_and_version(app, team):
+    first, second = start(team), start(team)
+    save(team, first, {"who5_1": "3", "go": "next"})
+    save(team, first, {"_page": "who5_2", "who5_2": "1", "go": "next"})
+    for uuid in (first, second):  # the same step, shown twice for each draft
+        for _ in range(2):
+            html = team.get(f"/fill/{uuid}?page=who5_1").get_data(as_text=True)
+            other = second if uuid == first else first
+            assert f"/fill/{uuid}/save" in html and other not in html
+            assert f'href="/fill/{uuid}?page=who5_1"' in html
+            assert csrf_token(html) in html
+    html = team.get(f"/fill/{first}?page=who5_1").get_data(as_text=True)
+    assert 'value="3" checked' in html and 'id="fill-version" value="3"' in html
+    html = team.get(f"/fill/{second}?page=who5_1").get_data(as_text=True)
+    assert " checked" not in html and 'id="fill-version" value="1"' in html
+    # The next question after a save is the second draft's own, with its new version.
+    reply = save(team, second, {"who5_1": "5", "go": "next"}, headers=HX)
+    html = reply.get_data(as_text=True)
+    assert f"/fill/{second}/save" in html and first not in html
+    assert 'id="fill-version" value="2"' in html and " checked" not in html
+    reply = save(team, second, {"_page": "who5_2", "go": "back"}, headers=HX)
+    assert 'value="5" checked' in reply.get_data(as_text=True)
+
+
 def test_saving_in_place_returns_only_the_new_version_and_status(app, team):
     uuid = start(team, "kitchen")
     response = save(team, uuid, {"_page": "p_facts", "note": "hej", "go": "stay"}, headers=HX)

@@ -37,7 +37,7 @@ from formengine.models import Person, Response, Wave
 from formengine.registry import get_registry
 from formengine.responses import start_draft
 from formengine.scoring_context import scoring_context
-from formengine.web import handover
+from formengine.web import handover, step_cache
 from formengine.web.access import require_practice_allowed, response_or_404, scope, ui_lang
 from formengine.web.handover import after_submit_url, in_handover
 from formengine.web.hx import htmx, redirect_to, vary_on_htmx
@@ -165,13 +165,25 @@ def _render_step_fragment(view: StepView, *, values: Mapping[str, Any] | None = 
     shown_values = dict(view.response.answers or {})
     if values:
         shown_values.update(values)
-    with force_locale(view.lang):
-        return render_template(
-            "fill/_step.html", view=view, response=view.response, definition=view.definition,
-            texts=view.texts, lang=view.lang, values=shown_values, errors=errors or [],
-            conflict=conflict, widget=_widget_html, code_key=code_key, handover=in_handover(), focus=focus,
-            timeout_seconds=int(current_app.config["SESSION_TIMEOUT_MINUTES"]) * 60,
-        )
+    handover_on = in_handover()
+    timeout_seconds = int(current_app.config["SESSION_TIMEOUT_MINUTES"]) * 60
+
+    def render(**stand_ins: Any) -> str:
+        context = {"response": view.response, **stand_ins}
+        with force_locale(view.lang):
+            return render_template(
+                "fill/_step.html", view=view, definition=view.definition,
+                texts=view.texts, lang=view.lang, values=shown_values, errors=errors or [],
+                conflict=conflict, widget=_widget_html, code_key=code_key, handover=handover_on, focus=focus,
+                timeout_seconds=timeout_seconds, **context,
+            )
+
+    if not errors and not conflict and focus is None:
+        # The usual case, the next question after a save: from the kept copy of this step.
+        kept = step_cache.render(view, shown_values, handover_on, timeout_seconds, render)
+        if kept is not None:
+            return kept
+    return render()
 
 
 def _render_step_page(view: StepView, status: int = 200, **fragment_args: Any):
