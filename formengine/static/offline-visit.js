@@ -138,7 +138,8 @@
         var info = listed[id];
         var kept = here[id];
         var li = el("li", { "class": "card" });
-        var name = words.open.replace("{form}", info.title).replace("{who}", info.who);
+        var name = info.who ? words.open.replace("{form}", info.title).replace("{who}", info.who)
+          : words.open_form.replace("{form}", info.title);
         if (kept) {
           li.appendChild(el("a", { href: info.url, "class": "visit-form", "data-response": id }, name));
         } else {

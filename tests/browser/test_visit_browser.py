@@ -220,3 +220,84 @@ def test_a_prepared_visit_is_answered_offline_across_reloads_and_hand_over_then_
 def stored(app, uuid):
     with get_db(app).session() as session:
         return session.scalar(select(Response).where(Response.uuid == uuid))
+
+
+def wait_for_db(page, check):
+    for _ in range(150):
+        if check():
+            return
+        page.wait_for_timeout(100)
+    assert check()
+
+
+@pytest.mark.parametrize("tablet", ["landscape"], indirect=True)
+def test_five_wrong_pins_after_a_reload_offline_remove_the_visit_and_logout_leaves_nothing(tablet, live_app,
+                                                                                         visit_family):
+    page = tablet
+    login(page)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    page.goto(f"/families/{visit_family}")
+    page.get_by_label("Din pinkode eller adgangskode").fill("1234")
+    page.get_by_role("button", name="Forbered besøg").tap()
+    form_link(page, PROGRESS, "Forælder").wait_for()
+    page.context.set_offline(True)
+    form_link(page, PROGRESS, "Forælder").tap()
+    expect(page.locator("#step-progress")).to_have_text("Spørgsmål 1 af 3")
+    given: dict[str, int] = {}
+    answer_step(page, 0, given)
+    reload_offline(page)
+    for left in (4, 3, 2, 1):
+        unlock_kept_forms(page, "9999")
+        page.get_by_role("alert").filter(has_text=f"{left} forsøg tilbage").wait_for()
+    unlock_kept_forms(page, "9999")
+    page.get_by_text("For mange forkerte forsøg").wait_for()
+    page.shots.take(page, "wiped-after-five-tries")
+    assert prepared_on_device(page) == {"vault": [], "forms": []}
+    assert len(stored_on_device(page)) == 1  # the answer given is kept (sealed) and sent later
+    page.context.set_offline(False)
+    page.goto("/due")  # any page of the app sends what waits
+    wait_for_db(page, lambda: stored_on_device(page) == [])
+    with get_db(live_app).session() as session:
+        answered = session.scalar(select(Response).where(Response.instrument_id == "progress_parent",
+                                                         Response.status == "draft"))
+        assert answered.answers == given
+
+    # Prepared again, then logging out removes it from the tablet.
+    page.goto(f"/families/{visit_family}")
+    page.get_by_label("Din pinkode eller adgangskode").fill("demo")
+    page.get_by_role("button", name="Forbered besøg").tap()
+    form_link(page, PROGRESS, "Forælder").wait_for()
+    assert len(prepared_on_device(page)["forms"]) == 2
+    page.get_by_role("link", name="Målinger, der skal tages").tap()
+    page.get_by_role("button", name="Log ud").tap()
+    page.wait_for_url(re.compile(r"/login"))
+    assert prepared_on_device(page) == {"vault": [], "forms": []}
+    assert page.evaluate("() => localStorage.length") == 0
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_a_single_prepared_form_goes_on_after_a_reload_offline(tablet, live_app):
+    from tests.browser.test_fill_browser import response_uuid, start, tap_answer
+
+    page = tablet
+    login(page)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    start(page, "WHO-5 Trivselsindeks")
+    uuid = response_uuid(page)
+    page.get_by_label("Din pinkode eller adgangskode").fill("1234")
+    page.get_by_role("button", name="Gør klar til brug uden net").tap()
+    page.get_by_role("status").filter(has_text="Klar").wait_for()
+    page.context.set_offline(True)
+    tap_answer(page, "Har været i godt humør", "Det meste af tiden")
+    reload_offline(page)
+    unlock_kept_forms(page)
+    expect(page.locator("#step-progress")).to_have_text("Spørgsmål 2 af 5")
+    for question in ("Har følt mig rolig og afslappet", "Har følt mig aktiv og fuld af energi",
+                     "Er vågnet udhvilet", "Hverdagen har budt på ting, der interesserer mig"):
+        tap_answer(page, question, "Lidt af tiden")
+    page.get_by_role("button", name="Send svarene").tap()
+    page.get_by_role("heading", name="Tak for dine svar").wait_for()
+    page.context.set_offline(False)
+    wait_for_db(page, lambda: stored(live_app, uuid).status == "submitted")
+    assert stored(live_app, uuid).answers == {"who5_1": 4, "who5_2": 1, "who5_3": 1, "who5_4": 1, "who5_5": 1}
+    wait_for_db(page, lambda: prepared_on_device(page) == {"vault": [], "forms": []})
