@@ -93,6 +93,10 @@ def test_a_prepared_form_carries_both_answer_languages_and_a_template_for_new_gr
     assert goals["items"]["goal_no"] == {**goals["items"]["goal_no"], "type": "number", "integer": True,
                                          "min": 1, "max": 5}
     assert danish["items"]["exceptions"]["required"] is False
+    assert goals["items"]["scaling"]["codes"]["4"] == 4 and goals["items"]["scaling"]["options"]["4"] == "4"
+    # Refusals are worded as the server words them, in each language.
+    assert danish["problems"]["too_large"] == "{item}: {value} er for stort (højst {limit})"
+    assert english["problems"]["too_large"] == "{item}: {value} is out of range (at most {limit})"
     # One entry with placeholders for its index and number, as the step renders it.
     entry = danish["entries"]["goals"]
     assert 'name="goals__%I%__goal"' in entry and 'value="remove:goals:%I%"' in entry

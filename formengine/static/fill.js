@@ -74,7 +74,11 @@
     // confirms the save and never changes the step shown.
     var offline = window.FormengineOffline;
     var handled = offline ? offline.handle(fields) : false;
-    if (handled === "refused") { return Promise.resolve(); }  // the server would refuse it: the step says why
+    if (handled && handled.refused) {
+      // Without a network: the server would refuse this save, so it is not queued (as a 422 online).
+      setStatus(text("refused") + handled.refused, "error");
+      return Promise.resolve();
+    }
     var local = !!handled;
     return queue.enqueue(url, responseOf(form), fields).then(function (entry) {
       mine[entry.key] = local ? "local" : "page";

@@ -88,7 +88,9 @@
   var DECIMAL = /^([+-]?)([0-9]{1,15})(?:[.,]([0-9]{1,15}))?$/;
   var CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
 
-  function Refused() {}
+  /* A value the codec refuses: its reason, the value shown in the message and the limit. */
+  function Refused(reason, value, limit) { this.reason = reason; this.value = value || ""; this.limit = limit; }
+  function shownValue(text) { return JSON.stringify(String(text).slice(0, 40)); }  // the codec's _show
 
   /* One typed value as the codec stores it (null: not answered); throws Refused where the server would. */
   function typed(meta, raw) {
@@ -96,99 +98,121 @@
     if (meta.type === "text") {
       text = text.replace(/\r\n?/g, "\n");
       if (text === "") { return null; }
-      if (CONTROL.test(text) || (!meta.multiline && text.indexOf("\n") >= 0) ||
-          Array.from(text).length > meta.max_length) { throw new Refused(); }
+      var bad = CONTROL.exec(text);
+      if (bad) { throw new Refused("control_character", "U+" + ("000" + bad[0].charCodeAt(0).toString(16).toUpperCase()).slice(-4)); }
+      if (!meta.multiline && text.indexOf("\n") >= 0) { throw new Refused("line_break"); }
+      if (Array.from(text).length > meta.max_length) { throw new Refused("too_long", "", meta.max_length); }
       return text;
     }
     if (text === "") { return null; }
     if (meta.type === "choice") {
-      if (!Object.prototype.hasOwnProperty.call(meta.options, text)) { throw new Refused(); }
-      return JSON.parse(text);
+      if (!Object.prototype.hasOwnProperty.call(meta.codes, text)) {
+        throw new Refused("not_a_code", shownValue(text), Object.keys(meta.options).join(", "));
+      }
+      return meta.codes[text];
     }
     if (meta.type === "boolean") {
       if (TRUE.indexOf(text.toLowerCase()) >= 0) { return true; }
       if (FALSE.indexOf(text.toLowerCase()) >= 0) { return false; }
-      throw new Refused();
+      throw new Refused("not_yes_no", shownValue(text));
     }
     if (meta.type === "number") {
       var m = DECIMAL.exec(text);
-      if (!m || (m[3] !== undefined && meta.integer)) { throw new Refused(); }
+      if (!m) { throw new Refused("not_a_number", shownValue(text)); }
+      if (m[3] !== undefined && meta.integer) { throw new Refused("not_whole", shownValue(text)); }
       var n = Number(m[1] + m[2] + (m[3] !== undefined ? "." + m[3] : ""));
-      if (Math.abs(n) >= 1e15 || (meta.min !== undefined && n < meta.min) ||
-          (meta.max !== undefined && n > meta.max)) { throw new Refused(); }
+      if (meta.min !== undefined && n < meta.min) { throw new Refused("too_small", String(n), meta.min); }
+      if (meta.max !== undefined && n > meta.max) { throw new Refused("too_large", String(n), meta.max); }
       return n;
     }
     if (meta.type === "date") {
       var d = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(text);
       var day = d && new Date(Date.UTC(+d[1], +d[2] - 1, +d[3]));
+      if (d) { day.setUTCFullYear(+d[1]); }  // years before 100 are not 19xx
       if (!d || +d[1] < 1 || day.getUTCFullYear() !== +d[1] || day.getUTCMonth() !== +d[2] - 1 ||
-          day.getUTCDate() !== +d[3]) { throw new Refused(); }
+          day.getUTCDate() !== +d[3]) { throw new Refused("not_a_date", shownValue(text)); }
       return text;
     }
-    throw new Refused();
+    throw new Refused("unknown_item");
   }
 
   function same(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
   function empty(v) { return v === null || v === undefined || (Array.isArray(v) && v.length === 0); }
+
+  /* A refusal in the respondent's language, as the server's save words it (web/fill.py _refusal). */
+  function problem(label, refused) {
+    return bundle.problems[refused.reason].split("{item}").join(label).split("{value}").join(refused.value)
+      .split("{limit}").join(refused.limit === undefined ? "None" : String(refused.limit));
+  }
 
   /* The answers posted for the step's items (codec read_form): id -> value, null for cleared. */
   function readStep(page, get, refused) {
     var changes = {};
     page.items.forEach(function (id) {
       var meta = bundle.items[id];
-      try {
-        if (meta.type !== "group") {
-          var raw = get(id);
-          if (raw !== undefined) { changes[id] = typed(meta, raw); }
-          return;
+      function check(label, work) {
+        try { return work(); } catch (e) {
+          if (!(e instanceof Refused)) { throw e; }
+          refused.push(problem(label, e));
+          return undefined;
         }
-        var count = get(id + "__count");
-        if (count === undefined) { return; }
-        count = String(count).trim();
-        if (!/^[0-9]{1,3}$/.test(count) || Number(count) > meta.max_repeat) { throw new Refused(); }
-        var entries = [];
-        for (var i = 0; i < Number(count); i++) {
-          var entry = {};
-          meta.order.forEach(function (sub) {
-            var raw = get(id + "__" + i + "__" + sub);
-            if (raw === undefined) { return; }
-            var value = typed(meta.items[sub], raw);
-            if (value !== null) { entry[sub] = value; }
-          });
-          entries.push(entry);
-        }
-        changes[id] = entries;
-      } catch (e) {
-        if (!(e instanceof Refused)) { throw e; }
-        refused.push(id);
       }
+      if (meta.type !== "group") {
+        var raw = get(id);
+        if (raw === undefined) { return; }
+        var value = check(meta.label, function () { return typed(meta, raw); });
+        if (value !== undefined) { changes[id] = value; }
+        return;
+      }
+      var count = get(id + "__count");
+      if (count === undefined) { return; }
+      count = String(count).trim();
+      if (!/^[0-9]{1,3}$/.test(count) || Number(count) > meta.max_repeat) {
+        refused.push(problem(meta.label, new Refused("bad_count", "", meta.max_repeat)));
+        return;
+      }
+      var entries = [];
+      for (var i = 0; i < Number(count); i++) {
+        var entry = {};
+        meta.order.forEach(function (sub) {
+          var raw = get(id + "__" + i + "__" + sub);
+          if (raw === undefined) { return; }
+          var label = meta.label + " " + (i + 1) + ": " + meta.items[sub].label;
+          var value = check(label, function () { return typed(meta.items[sub], raw); });
+          if (value !== undefined && value !== null) { entry[sub] = value; }
+        });
+        entries.push(entry);
+      }
+      changes[id] = entries;
     });
     return changes;
   }
 
-  /* add:<group> or remove:<group>:<entry> on the posted entries (codec group_edit); false: refused. */
+  /* add:<group> or remove:<group>:<entry> on the posted entries (codec group_edit); a Refused when refused. */
   function groupEdit(changes, go, shownBefore) {
     var parts = go.split(":");
     var name = parts[1] || "";
     var meta = bundle.items[name];
-    if (!meta || meta.type !== "group" || shownBefore.indexOf(name) < 0) { return false; }
+    if (!meta || meta.type !== "group" || shownBefore.indexOf(name) < 0) { return new Refused("bad_operation", shownValue(go)); }
     var base = changes[name] !== undefined && changes[name] !== null ? changes[name] : (state.answers[name] || []);
     var entries = base.slice();
     if (parts[0] === "add" && parts.length === 2) {
-      if (entries.length >= meta.max_repeat) { return false; }
+      if (entries.length >= meta.max_repeat) { return new Refused("too_many_entries", "", meta.max_repeat); }
       entries.push({});
     } else if (parts[0] === "remove" && parts.length === 3) {
-      if (!/^[0-9]{1,3}$/.test(parts[2]) || Number(parts[2]) >= entries.length) { return false; }
+      if (!/^[0-9]{1,3}$/.test(parts[2]) || Number(parts[2]) >= entries.length) {
+        return new Refused("bad_entry", shownValue(parts[2]));
+      }
       entries.splice(Number(parts[2]), 1);
     } else {
-      return false;
+      return new Refused("bad_operation", shownValue(go));
     }
     changes[name] = entries;
-    return true;
+    return null;
   }
 
   /* Apply the fields of one save to the state as the server's save does (web/fill.py save);
-     returns what the navigation needs, or {refused: [item ids]} where the server would refuse it. */
+     returns what the navigation needs, or {refused: message} where the server would refuse it. */
   function record(fields) {
     var get = function (name) {
       var pair = fields.filter(function (p) { return p[0] === name; })[0];
@@ -201,14 +225,20 @@
     var decline = get("decline");
     var refused = [];
     var changes = readStep(page, get, refused);
-    if (refused.length) { return { refused: refused }; }
+    if (refused.length) { return { refused: refused.join("; ").slice(0, 190) }; }
     // Answers to questions of this step that the new answers hide are not stored.
     var merged = {};
     Object.keys(state.answers).forEach(function (k) { merged[k] = state.answers[k]; });
     Object.keys(changes).forEach(function (k) { if (changes[k] !== null) { merged[k] = changes[k]; } });
     page.items.forEach(function (id) { if (id in changes && !shown(id, merged)) { delete changes[id]; } });
-    if (/^(add|remove):/.test(go) && !groupEdit(changes, go, before)) { return { refused: [go.split(":")[1] || ""] }; }
-    if (decline && (before.indexOf(decline) < 0 || !bundle.items[decline].decline)) { return { refused: [decline] }; }
+    var label = function (id) { return bundle.items[id] ? bundle.items[id].label : id; };
+    if (/^(add|remove):/.test(go)) {
+      var edit = groupEdit(changes, go, before);
+      if (edit) { return { refused: problem(label(go.split(":")[1] || ""), edit) }; }
+    }
+    if (decline && (before.indexOf(decline) < 0 || !bundle.items[decline].decline)) {
+      return { refused: problem(label(decline), new Refused(before.indexOf(decline) < 0 ? "not_on_step" : "cannot_decline")) };
+    }
     if (decline) { delete changes[decline]; }
     // Written only when something differs from the stored answers (a "next" without answers writes nothing).
     var current = state.answers;
@@ -265,12 +295,20 @@
     return node;
   }
 
+  /* The code a choice field's text stands for (the codec's choice maps), or undefined. */
+  function codeOf(meta, text) {
+    return meta.codes && Object.prototype.hasOwnProperty.call(meta.codes, text) ? meta.codes[text] : undefined;
+  }
+
   /* Put a stored value in the fields called ``name`` (as the server renders it). */
-  function fill(scope, name, value) {
+  function fill(scope, name, meta, value) {
     scope.querySelectorAll("[name]").forEach(function (field) {
       if (field.name !== name) { return; }
       var has = value !== undefined && value !== null;
-      if (field.type === "radio") { field.checked = has && field.value === JSON.stringify(value); }
+      if (field.type === "radio") {
+        field.checked = has && (meta.type === "choice" ? codeOf(meta, field.value) !== undefined &&
+                                same(codeOf(meta, field.value), value) : field.value === JSON.stringify(value));
+      }
       else if (field.tagName === "TEXTAREA" || (field.tagName === "INPUT" && field.type !== "hidden")) {
         field.value = has ? String(value) : "";
       }
@@ -294,7 +332,7 @@
       var parsed = new DOMParser().parseFromString("<body>" + html + "</body>", "text/html").body;
       Array.prototype.slice.call(parsed.children).forEach(function (child) {
         var node = wrap.appendChild(document.importNode(child, true));
-        meta.order.forEach(function (sub) { fill(node, id + "__" + i + "__" + sub, entry[sub]); });
+        meta.order.forEach(function (sub) { fill(node, id + "__" + i + "__" + sub, meta.items[sub], entry[sub]); });
       });
     });
     if (!entries.length) { wrap.appendChild(el("p", { "class": "meta" }, bundle.words.no_entries)); }
@@ -332,7 +370,7 @@
       if (!box) { return; }
       var visible = shown(id, state.answers);
       box.hidden = !visible;
-      if (bundle.items[id].type === "group") { showEntries(box, id); } else { fill(box, id, state.answers[id]); }
+      if (bundle.items[id].type === "group") { showEntries(box, id); } else { fill(box, id, bundle.items[id], state.answers[id]); }
       showDecline(box, id);
       box.querySelectorAll("input, textarea, button").forEach(function (field) { field.disabled = !visible; });
     });
@@ -347,7 +385,10 @@
   function answerNode(meta, value) {
     var words = bundle.words;
     if (value === undefined || value === null) { return el("em", {}, words.not_answered); }
-    if (meta.type === "choice") { return document.createTextNode(meta.options[JSON.stringify(value)] || ""); }
+    if (meta.type === "choice") {
+      var key = Object.keys(meta.options).filter(function (k) { return same(meta.codes[k], value); })[0];
+      return document.createTextNode(key === undefined ? "" : meta.options[key]);
+    }
     if (meta.type === "boolean") { return document.createTextNode(value ? words.yes : words.no); }
     if (meta.type === "group") {
       if (!value.length) { return el("em", {}, words.no_entries); }
@@ -389,7 +430,12 @@
       return shown(id, kept) && (v === undefined || v === null || (Array.isArray(v) && !v.length)) &&
         declined.indexOf(id) < 0 && isRequired(id, kept);
     });
-    return { hidden: hidden, missing: missing };
+    // The full answer schema at submit: a repeated group needs min_repeat entries.
+    var problems = order.filter(function (id) {
+      var meta = bundle.items[id];
+      return meta.type === "group" && Array.isArray(kept[id]) && kept[id].length < (meta.min_repeat || 0);
+    }).map(function (id) { return problem(bundle.items[id].label, new Refused("too_few_entries", "", bundle.items[id].min_repeat)); });
+    return { hidden: hidden, missing: missing, problems: problems };
   }
 
   function pageOf(id) {
@@ -413,11 +459,19 @@
                     required: check.missing.indexOf(id) >= 0 });
       });
     });
+    // A submit the server would refuse: a required question open (as the review says after a refused
+    // submit), or the full answer schema (as the server's "not submitted" page lists it).
+    var alert = null;
     if (error && check.missing.length) {
-      var alert = el("div", { "class": "error-message", role: "alert" });
+      alert = el("div", { "class": "error-message", role: "alert", tabindex: "-1" });
       alert.appendChild(el("p", {}, words.incomplete));
-      section.appendChild(alert);
+    } else if (error && check.problems.length) {
+      alert = el("div", { "class": "error-message", role: "alert", tabindex: "-1" });
+      alert.appendChild(el("p", {}, words.not_submitted));
+      var reasons = alert.appendChild(el("ul"));
+      check.problems.forEach(function (text) { reasons.appendChild(el("li", {}, text)); });
     }
+    if (alert) { section.appendChild(alert); }
     function jump(row) {
       return el("button", { type: "button", "class": "link-button", "data-page": row.page }, bundle.items[row.id].label);
     }
@@ -477,8 +531,7 @@
     section.appendChild(switcher);
     replaceStep(section);
     keepState();
-    section.querySelector(error && check.missing.length ? "[role=alert]" : "h1").focus();
-    if (error && check.missing.length) { section.querySelector("[role=alert]").setAttribute("tabindex", "-1"); }
+    (alert || section.querySelector("h1")).focus();
   }
 
   // -- the answer language ------------------------------------------------------------------------
@@ -507,6 +560,12 @@
   }
 
   // -- hand-over and unlocking with the PIN -------------------------------------------------------
+  /* Taking the tablet back is the team member's, in their language (as the server's unlock page). */
+  function teamWords() {
+    var team = bundle.languages && bundle.languages[bundle.team_lang];
+    return team ? team.words : bundle.words;
+  }
+
   function lock() {
     locked = true;
     keepState();
@@ -514,13 +573,13 @@
     var header = document.querySelector(".site-header");
     if (header && !$("offline-give-back")) {
       var back = el("button", { type: "button", id: "offline-give-back", "class": "link-button", lang: document.documentElement.lang },
-                    bundle.words.give_back);
+                    teamWords().give_back);
       header.appendChild(back);
     }
   }
 
   function showUnlock(message) {
-    var words = bundle.words;
+    var words = teamWords();
     var section = el("section", { id: "fill-step", "class": "narrow panel" });
     section.appendChild(el("h1", { tabindex: "-1" }, words.unlock_title));
     if (message) { section.appendChild(el("p", { "class": "error-message", role: "alert" }, message)); }
@@ -559,7 +618,7 @@
   }
 
   function unlock(secret) {
-    if (!bundle.verifier) { showUnlock(bundle.words.locked); return; }
+    if (!bundle.verifier) { showUnlock(teamWords().locked); return; }
     verify(secret).then(function (ok) {
       if (ok && navigator.onLine) {
         // The server's hand-over lock ends with the same secret (without a network it stays until the
@@ -595,10 +654,10 @@
       if (tries >= MAX_TRIES) {
         bundle.verifier = null;  // no more guesses here: the team member logs in again online
         if (window.FormengineStore) { window.FormengineStore.forget(bundle.response); }  // nor on the tablet
-        showUnlock(bundle.words.locked);
+        showUnlock(teamWords().locked);
         return;
       }
-      showUnlock(bundle.words.wrong.replace(/\d+/, String(MAX_TRIES - tries)));
+      showUnlock(teamWords().wrong.replace(/\d+/, String(MAX_TRIES - tries)));
     });
   }
 
@@ -606,22 +665,13 @@
   function offline() { return bundle !== null && bundle.response === responseId() && navigator.onLine === false; }
 
   /* Called by fill.js for every save given: true when this page shows the next step itself,
-     "refused" when the server would refuse the save (it is then not queued; the step says why). */
+     {refused: reason} when the server would refuse the save (fill.js then says why and queues nothing). */
   function handle(fields) {
     if (!bundle || bundle.response !== responseId()) { return false; }
     var nav = record(fields);
     if (nav) { keepState(); }
     if (!offline() || !nav) { return false; }
-    if (nav.refused) {
-      var status = $("save-status");
-      if (status) {
-        status.textContent = bundle.words.not_saved + " " + nav.refused.map(function (id) {
-          return bundle.items[id] ? bundle.items[id].label : id;
-        }).join(", ");
-        status.className = "save-status error";
-      }
-      return "refused";
-    }
+    if (nav.refused) { return { refused: nav.refused }; }
     if (nav.go === "stay") { refreshShown(nav.page); return true; }
     var target = nextStep(nav.page, nav.go, nav.before, nav.decline);
     if (target === null) { showReview(); } else { showPage(target); }
@@ -632,7 +682,8 @@
   var intended = false;    // the submit is queued
   function submitIntent() {
     // The server refuses a submit with a required question unanswered: so does the tablet, before queuing.
-    if (submitCheck().missing.length) { showReview("missing"); return; }
+    var check = submitCheck();
+    if (check.missing.length || check.problems.length) { showReview("refused"); return; }
     intended = true;
     var version = $("fill-version");
     if (version) { lastVersion = version.value; }

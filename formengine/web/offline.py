@@ -38,7 +38,7 @@ from flask_login import current_user, login_required, logout_user
 from formengine import audit
 from formengine.db import db_session
 from formengine.instruments import Definition, code_key
-from formengine.instruments.codec import DEFAULT_MAX_ENTRIES
+from formengine.instruments.codec import DEFAULT_MAX_ENTRIES, MESSAGES
 from formengine.models import Response
 from formengine.registry import get_registry
 from formengine.security import verify_secret
@@ -124,8 +124,16 @@ def _item_meta(definition: Definition, texts: Any, lang: str, item: dict[str, An
         if rule in item:
             meta[rule] = item[rule]
     if kind == "choice":
-        meta["options"] = {code_key(o["code"]): texts.option(item, o, lang)
-                           for o in definition.scale_options(item)}
+        options = definition.scale_options(item)
+        meta["options"] = {code_key(o["code"]): texts.option(item, o, lang) for o in options}
+        # The texts a posted field may hold (the codec's choice maps): a code's key, or its plain text
+        # where that is unambiguous (a widget may post it so).
+        plain: dict[str, list[Any]] = {}
+        for option in options:
+            plain.setdefault(str(option["code"]), []).append(option["code"])
+        meta["codes"] = {text: codes[0] for text, codes in plain.items()
+                         if len(codes) == 1 and text not in meta["options"]}
+        meta["codes"].update({code_key(o["code"]): o["code"] for o in options})
     if kind == "group":
         meta["max_repeat"] = item.get("max_repeat", DEFAULT_MAX_ENTRIES)
         meta["order"] = [sub["id"] for sub in item["items"]]
@@ -165,13 +173,15 @@ def _language_texts(response: Response, definition: Definition, lang: str) -> di
             "entry": _("Entry %(n)s", n="%N%"), "no_entries": _("No entries yet."),
             "add_entry": _("Add an entry"), "decline": _("Don't want to answer"),
             "declined_note": _("You chose not to answer this question."),
-            "not_saved": _("The answer was not saved:"),
+            "not_submitted": _("The answers were not submitted"),
             "hidden": _("Some earlier answers no longer apply because of later answers. "
                         "They will not be submitted:"),
             "incomplete": _("The answers were not submitted. Answer the questions marked “must be answered” "
                             "first, or choose “Don't want to answer” where it is offered."),
         }
-    return {"pages": pages, "entries": entries, "words": words,
+    # The codec's reasons for refusing a value, worded as the server words them in this language.
+    problems = {reason: pair[0 if lang == "da" else 1] for reason, pair in MESSAGES.items()}
+    return {"pages": pages, "entries": entries, "words": words, "problems": problems,
             "items": {item["id"]: _item_meta(definition, texts, lang, item) for item in definition.items}}
 
 

@@ -159,6 +159,18 @@ def test_offline_declines_entry_limits_and_the_required_check_behave_as_online(t
     page.shots.take(page, "refused-offline")
     queued = page.evaluate("() => window.FormengineQueue.pending()")
 
+    # Handed over, the family switches to English on the review; taking the tablet back (in the team
+    # member's language) returns the form to Danish, as the server's unlock does.
+    page.get_by_role("button", name="Giv tabletten videre").tap()
+    page.get_by_role("button", name="Answer in English").tap()
+    page.get_by_role("heading", name="Check the answers").wait_for()
+    assert page.locator(".must-answer").first.inner_text() == "must be answered"
+    page.get_by_role("button", name="Giv tabletten tilbage").tap()
+    page.get_by_label("Pinkode eller adgangskode", exact=True).fill("1234")
+    page.get_by_role("button", name="Lås op").tap()
+    page.get_by_role("heading", name="Se svarene igennem").wait_for()
+    page.get_by_role("navigation").wait_for()
+
     page.get_by_role("status").get_by_role("button", name="Jeg er glad").tap()
     page.get_by_role("button", name="Vil ikke svare").tap()
     page.get_by_role("group", name="Bekymrer du dig?").wait_for()
@@ -174,7 +186,9 @@ def test_offline_declines_entry_limits_and_the_required_check_behave_as_online(t
     # A number the server refuses is not saved here either: the step says so and stays.
     type_in(page.get_by_label("Timers søvn", exact=True), "25")
     page.get_by_role("button", name="Næste", exact=True).tap()
-    page.locator("#save-status").filter(has_text="Svaret blev ikke gemt").wait_for()
+    # Worded as the server words the refusal online.
+    refusal = "Ikke gemt: Timers søvn: 25 er for stort (højst 24)"
+    page.locator("#save-status").filter(has_text=refusal).wait_for()
     assert progress(page) == "Del 3 af 5"
     type_in(page.get_by_label("Timers søvn", exact=True), "8")
     page.get_by_role("button", name="Næste", exact=True).tap()
@@ -213,3 +227,7 @@ def test_offline_declines_entry_limits_and_the_required_check_behave_as_online(t
     assert response.answers == {"worry": False, "hours": 8, "seen_on": "2026-11-30",
                                 "helpers": [{"helper_name": "Mormor", "helper_visits": 4}], "stars": 1}
     assert response.declined == ["mood"]
+    with get_db(live_app).session() as session:
+        submits = select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "submit", AuditEvent.entity_id == uuid)
+        assert session.scalar(submits) == 1
