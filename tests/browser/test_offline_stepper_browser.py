@@ -181,7 +181,11 @@ def test_offline_declines_entry_limits_and_the_required_check_behave_as_online(t
     page.get_by_role("button", name="Næste", exact=True).tap()
     page.get_by_role("group", name="Bekymrer du dig?").get_by_role("radio", name="Nej").tap()
     assert progress(page) == "Del 3 af 5"
+    # A short night shows a follow-up on the same step; a longer one hides it again, with its answer.
+    type_in(page.get_by_label("Timers søvn", exact=True), "4")
+    type_in(page.get_by_label("Hvad holder dig vågen?", exact=True), "Lektier")
     type_in(page.get_by_label("Timers søvn", exact=True), "8")
+    assert page.get_by_role("group", name="Hvad holder dig vågen?").count() == 0
     type_in(page.get_by_label("Dato for samtalen"), "2026-11-30")
     # A number the server refuses is not saved here either: the step says so and stays.
     type_in(page.get_by_label("Timers søvn", exact=True), "25")
@@ -215,6 +219,9 @@ def test_offline_declines_entry_limits_and_the_required_check_behave_as_online(t
     assert rows["Hvem hjælper dig?"] == "Nr. 1 Navn Mormor Besøg om måneden 4"
     assert rows["En kort bemærkning"] == "Ikke besvaret"
     assert page.locator(".must-answer").count() == 0
+    # The hidden follow-up's answer is listed as not to be submitted, as on the online review.
+    hidden = page.locator(".notice").filter(has_text="Nogle tidligere svar gælder ikke længere")
+    assert hidden.get_by_role("listitem").all_inner_texts() == ["Hvad holder dig vågen?"]
     page.shots.take(page, "review-offline")
     assert page.evaluate("() => window.FormengineQueue.pending()") > queued
     page.get_by_role("button", name="Send svarene").tap()
