@@ -282,6 +282,18 @@
       if (!box) { return; }
       var visible = shown(id, state.answers);
       if (box.hidden === !visible) { return; }
+      if (visible && !box.querySelector("legend")) {
+        // The step came from the server, which sends a hidden question as an empty placeholder:
+        // the prepared step has the question itself.
+        var fresh = new DOMParser().parseFromString(page.html, "text/html").getElementById("q-" + id);
+        if (fresh) {
+          var node = document.importNode(fresh, true);
+          box.replaceWith(node);
+          box = node;
+          if (bundle.items[id].type === "group") { showEntries(box, id); } else { fill(box, id, bundle.items[id], state.answers[id]); }
+          showDecline(box, id);
+        }
+      }
       box.hidden = !visible;
       box.querySelectorAll("input, textarea, button").forEach(function (input) { input.disabled = !visible; });
     });

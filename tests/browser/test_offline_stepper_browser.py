@@ -238,3 +238,21 @@ def test_offline_declines_entry_limits_and_the_required_check_behave_as_online(t
         submits = select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "submit", AuditEvent.entity_id == uuid)
         assert session.scalar(submits) == 1
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_a_follow_up_question_appears_offline_on_the_step_the_server_sent(tablet, live_app):
+    page = tablet
+    login(page)
+    start(page, KITCHEN)
+    uuid = response_uuid(page)
+    page.goto(f"/fill/{uuid}?page=p_facts")  # rendered by the server, the follow-up as a placeholder
+    prepare(page)
+    page.context.set_offline(True)
+    type_in(page.get_by_label("Timers søvn", exact=True), "4")
+    type_in(page.get_by_label("Hvad holder dig vågen?", exact=True), "Støj fra gaden")
+    page.get_by_role("button", name="Næste", exact=True).tap()
+    page.get_by_text("Ingen endnu.").wait_for()
+    page.context.set_offline(False)
+    wait_until_sent(page)
+    assert stored(live_app, uuid).answers == {"hours": 4, "short_sleep": "Støj fra gaden"}
