@@ -33,7 +33,7 @@ def init_web(app: Flask) -> None:
         from formengine.web import sessions
 
         number = params.parse_id(user_id)
-        user = db_session().get(User, number) if number is not None else None
+        user = sessions.load_user(db_session(), number) if number is not None else None
         if user is None or not user.active or not sessions.is_valid(user):
             return None
         return user
