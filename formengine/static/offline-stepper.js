@@ -583,7 +583,8 @@
     keepState();
     document.body.classList.add("offline-locked");
     var header = document.querySelector(".site-header");
-    if (header && !$("offline-give-back")) {
+    // (The server's hand-over page has its own link to unlock; it is answered here without a network.)
+    if (header && !$("offline-give-back") && !header.querySelector("a[href$='/unlock']")) {
       var back = el("button", { type: "button", id: "offline-give-back", "class": "link-button", lang: document.documentElement.lang },
                     teamWords().give_back);
       header.appendChild(back);
@@ -719,6 +720,7 @@
       // A prepared form is handed over in place, so the page keeps it: locked here at once, and on
       // the server too while there is a network (a reload then shows the server's locked page).
       evt.preventDefault(); evt.stopImmediatePropagation();
+      lockTold = navigator.onLine;
       if (navigator.onLine) { tell(action, new FormData(form)); }
       lock();
       return;
@@ -750,7 +752,10 @@
     }
     var jump = target.closest("button[data-page]");
     if (jump && bundle) { showPage(jump.getAttribute("data-page")); return; }
-    if (locked && target.closest("a[href]")) { evt.preventDefault(); evt.stopImmediatePropagation(); }
+    // Handed over, no link leads anywhere but to the server's unlock page (with a network).
+    if (locked && target.closest("a[href]") && !target.closest("a[href$='/unlock']")) {
+      evt.preventDefault(); evt.stopImmediatePropagation();
+    }
   }, true);
 
   // -- preparing ------------------------------------------------------------------------------------
@@ -805,9 +810,11 @@
   function snapshot() {
     if (!bundle) { return null; }
     var version = $("fill-version");
-    return { answers: state.answers, declined: state.declined, current: current, locked: locked, lang: bundle.lang,
+    return { answers: state.answers, declined: state.declined, current: current, locked: locked, told: lockTold,
+             lang: bundle.lang,
              intended: intended, tries: tries, version: (version && version.value) || lastVersion || String(bundle.version) };
   }
+  var lockTold = false;  // the server was told of the hand-over (there was a network)
   function keepState() {
     if (bundle && window.FormengineStore && window.FormengineStore.unlocked()) {
       window.FormengineStore.saveState(bundle.response, snapshot());
@@ -830,6 +837,7 @@
     tries = saved.tries || 0;
     lastVersion = saved.version || String(kept.version);
     submitted = false;
+    lockTold = !!saved.told;
     if (saved.locked) { lock(); } else if (locked) {
       locked = false;
       document.body.classList.remove("offline-locked");

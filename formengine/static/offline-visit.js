@@ -242,9 +242,18 @@
         if (!ok) { return null; }
         return store.form(match[1]).then(function (kept) {
           if (!kept || window.FormengineOffline.current()) { return; }
-          window.FormengineOffline.restore(kept.bundle, kept.state, false);
+          var saved = kept.state || {};
           var handover = document.querySelector(".team-bar form[action$='/handover']");
-          if (kept.state && kept.state.locked && handover && navigator.onLine) {
+          if (saved.locked && handover && saved.told) {
+            // Handed over with a network, and the server is no longer locked: it was unlocked there
+            // (the server's unlock page), so the page is not locked either.
+            saved.locked = false;
+            saved.told = false;
+          }
+          var tell = saved.locked && handover;
+          if (tell) { saved.told = true; }
+          window.FormengineOffline.restore(kept.bundle, saved, false);
+          if (tell) {
             // Handed over without a network, then reloaded with one: the server locks the tablet too.
             fetch(handover.getAttribute("action"), { method: "POST", body: new URLSearchParams(new FormData(handover)),
                                                      credentials: "same-origin", redirect: "manual" }).catch(function () { return null; });

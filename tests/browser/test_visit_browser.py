@@ -301,3 +301,52 @@ def test_a_single_prepared_form_goes_on_after_a_reload_offline(tablet, live_app)
     wait_for_db(page, lambda: stored(live_app, uuid).status == "submitted")
     assert stored(live_app, uuid).answers == {"who5_1": 4, "who5_2": 1, "who5_3": 1, "who5_4": 1, "who5_5": 1}
     wait_for_db(page, lambda: prepared_on_device(page) == {"vault": [], "forms": []})
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_handed_over_offline_then_reloaded_with_a_network_the_form_stays_locked_here_and_on_the_server(
+        tablet, live_app, visit_family):
+    page = tablet
+    login(page)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    page.goto(f"/families/{visit_family}")
+    page.get_by_label("Din pinkode eller adgangskode").fill("1234")
+    page.get_by_role("button", name="Forbered besøg").tap()
+    # With a network the link loads the form's own page, which takes up the kept form.
+    form_link(page, KIDSCREEN, "Ung").tap()
+    page.wait_for_url(re.compile(r"/fill/"))
+    uuid = re.search(r"/fill/([0-9a-f-]{36})", page.url).group(1)
+    page.wait_for_function("() => window.FormengineOffline.current() !== null")
+    page.context.set_offline(True)
+    page.get_by_role("button", name="Giv tabletten videre").tap()  # only the page knows: no network
+    page.get_by_role("button", name="Giv tabletten tilbage").wait_for()
+    page.context.set_offline(False)
+    page.reload()
+    page.get_by_role("button", name="Giv tabletten tilbage").wait_for()
+    assert not page.get_by_role("navigation").is_visible()
+    # The server locked the tablet as well: another page of the app leads back to the form.
+    for _ in range(50):
+        other = page.context.new_page()
+        other.goto("/families")
+        moved = other.url.endswith(f"/fill/{uuid}")
+        other.close()
+        if moved:
+            break
+        page.wait_for_timeout(100)
+    assert moved
+    # Reloaded again, it is the server's hand-over page (one way to give the tablet back); its unlock
+    # page ends the lock on the server and on the page alike.
+    page.reload()
+    give_back = page.get_by_role("link", name="Giv tabletten tilbage")
+    give_back.wait_for()
+    page.wait_for_function("() => window.FormengineOffline.current() !== null")
+    assert page.get_by_role("button", name="Giv tabletten tilbage").count() == 0
+    give_back.tap()
+    page.get_by_label("Pinkode eller adgangskode", exact=True).fill("1234")
+    page.get_by_role("button", name="Lås op").tap()
+    page.get_by_role("navigation").wait_for()
+    page.wait_for_function("() => window.FormengineOffline.current() !== null")
+    assert page.get_by_role("button", name="Giv tabletten videre").is_visible()
+    assert page.get_by_role("button", name="Giv tabletten tilbage").count() == 0
+    page.goto("/families")
+    assert page.url.endswith("/families")
