@@ -19,6 +19,8 @@
       saved: "Gemt.",
       retry: "Ikke gemt endnu – ingen forbindelse. Svaret er gemt på tabletten og sendes, så snart der er forbindelse.",
       refused: "Ikke gemt: ",
+      kept: "Gemt på tabletten – sendes, når der er forbindelse.",
+      appeared: "Et nyt spørgsmål er kommet frem.",
       outdated: "siden er forældet. Genindlæs siden.",
       ended: "Sessionen er udløbet. Siden genindlæses."
     },
@@ -27,6 +29,8 @@
       saved: "Saved.",
       retry: "Not saved yet – no connection. The answer is kept on the tablet and sent as soon as there is a connection.",
       refused: "Not saved: ",
+      kept: "Kept on the tablet – sent when there is a connection.",
+      appeared: "A new question has appeared.",
       outdated: "the page is out of date. Reload the page.",
       ended: "The session has ended. Reloading the page."
     }
@@ -80,6 +84,10 @@
       return Promise.resolve();
     }
     var local = !!handled;
+    if (local && handled.stay) {
+      // A prepared form without a network: kept on the tablet, and (as online) a question that appeared is said.
+      setStatus(text("kept") + (handled.appeared ? " " + text("appeared") : ""), "ok");
+    }
     return queue.enqueue(url, responseOf(form), fields).then(function (entry) {
       mine[entry.key] = local ? "local" : "page";
       if (!local) { waiting[entry.key] = true; }
@@ -151,7 +159,10 @@
     var form = root && root.querySelector("form.step-form");
     var here = form && entry && entry.response === responseOf(form);
     if (event === "sending") { lastRequestAt = Date.now(); return; }
-    if (event === "offline" && here) { setStatus(text("retry"), "error"); return; }
+    if (event === "offline" && here) {
+      if (mine[entry.key] !== "local") { setStatus(text("retry"), "error"); }  // a prepared form said so already
+      return;
+    }
     if (event === "stop") { setStatus(text("ended"), "error"); queue.reload(); return; }
     if (!here) { return; }
     var reply = result.reply;

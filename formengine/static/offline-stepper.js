@@ -677,15 +677,21 @@
   // -- taking over when the network is away -----------------------------------------------------------
   function offline() { return bundle !== null && bundle.response === responseId() && navigator.onLine === false; }
 
-  /* Called by fill.js for every save given: true when this page shows the next step itself,
-     {refused: reason} when the server would refuse the save (fill.js then says why and queues nothing). */
+  /* Called by fill.js for every save given: true when this page shows the next step itself ({stay: true,
+     appeared} when it stays on the step), {refused: reason} when the server would refuse the save (fill.js
+     then says why and queues nothing), false when the server's reply decides. */
   function handle(fields) {
     if (!bundle || bundle.response !== responseId()) { return false; }
     var nav = record(fields);
     if (nav) { keepState(); }
     if (!offline() || !nav) { return false; }
     if (nav.refused) { return { refused: nav.refused }; }
-    if (nav.go === "stay") { refreshShown(nav.page); return true; }
+    if (nav.go === "stay") {
+      refreshShown(nav.page);
+      var page = bundle.pages.filter(function (p) { return p.id === nav.page; })[0];
+      var appeared = shownOn(page).some(function (i) { return nav.before.indexOf(i) < 0 && !hasAnswer(i); });
+      return { stay: true, appeared: appeared };
+    }
     var target = nextStep(nav.page, nav.go, nav.before, nav.decline);
     if (target === null) { showReview(); } else { showPage(target); }
     return true;

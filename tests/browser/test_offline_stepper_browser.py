@@ -250,6 +250,9 @@ def test_a_follow_up_question_appears_offline_on_the_step_the_server_sent(tablet
     prepare(page)
     page.context.set_offline(True)
     type_in(page.get_by_label("Timers søvn", exact=True), "4")
+    # Said as online, and that the answer is kept on the tablet.
+    page.locator("#save-status").filter(has_text="Gemt på tabletten").filter(
+        has_text="Et nyt spørgsmål er kommet frem.").wait_for()
     type_in(page.get_by_label("Hvad holder dig vågen?", exact=True), "Støj fra gaden")
     page.get_by_role("button", name="Næste", exact=True).tap()
     page.get_by_text("Ingen endnu.").wait_for()
