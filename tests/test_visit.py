@@ -132,3 +132,19 @@ def test_the_visit_page_and_its_offline_copy_carry_no_personal_data(app):
     assert "visit-root" in page and "DEMO-" not in page
     cached = client.get("/sw.js").get_data(as_text=True).split("var FILES = [", 1)[1].split("]", 1)[0]
     assert '"/offline/app"' in cached and '"/static/offline-store.js"' in cached
+
+
+def test_while_handed_over_the_offline_copy_is_served_but_the_visit_page_leads_back_to_the_form(app):
+    client = app.test_client()
+    login(client, "team-a")
+    fid = family_id(app)
+    visit = client.post(f"/families/{fid}/visit",
+                        data={"csrf_token": token_for(client, fid), "secret": "1234"}).get_json()
+    uuid = visit["forms"][0]["response"]
+    page = client.get(f"/fill/{uuid}").get_data(as_text=True)
+    client.post(f"/fill/{uuid}/handover", data={"csrf_token": csrf_token(page)})
+    assert client.get("/offline/app").status_code == 200  # the service worker may refresh its copy
+    reply = client.get("/visit")
+    assert reply.status_code in (302, 303) and reply.headers["Location"].endswith(f"/fill/{uuid}")
+    again = client.post(f"/families/{fid}/visit", data={"csrf_token": csrf_token(page), "secret": "1234"})
+    assert again.status_code in (302, 303)  # no other family's page, nor preparing, while handed over

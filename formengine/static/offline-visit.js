@@ -281,4 +281,8 @@
     });
   }
   document.addEventListener("DOMContentLoaded", reconcile);
+
+  // A form's result (or the respondent's thanks) after it was submitted with a network: not kept any longer.
+  var submittedHere = document.querySelector('meta[name="formengine-submitted"]');
+  if (submittedHere && store) { store.forget(submittedHere.getAttribute("content")); }
 })();

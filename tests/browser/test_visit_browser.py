@@ -350,3 +350,25 @@ def test_handed_over_offline_then_reloaded_with_a_network_the_form_stays_locked_
     assert page.get_by_role("button", name="Giv tabletten tilbage").count() == 0
     page.goto("/families")
     assert page.url.endswith("/families")
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_a_form_of_the_visit_submitted_with_a_network_is_no_longer_kept_on_the_tablet(tablet, live_app,
+                                                                                     visit_family):
+    page = tablet
+    login(page)
+    page.goto(f"/families/{visit_family}")
+    page.get_by_label("Din pinkode eller adgangskode").fill("1234")
+    page.get_by_role("button", name="Forbered besøg").tap()
+    form_link(page, PROGRESS, "Forælder").tap()
+    page.wait_for_url(re.compile(r"/fill/"))
+    given: dict[str, int] = {}
+    for pick in (0, 1, 2):
+        answer_step(page, pick, given)
+    page.get_by_role("heading", name="Se svarene igennem").wait_for()
+    page.get_by_role("button", name="Send svarene").tap()
+    page.wait_for_url(re.compile(r"/responses/"))
+    wait_for_db(page, lambda: len(prepared_on_device(page)["forms"]) == 1)
+    page.goto("/visit")
+    form_link(page, KIDSCREEN, "Ung").wait_for()
+    assert form_link(page, PROGRESS, "Forælder").count() == 0
