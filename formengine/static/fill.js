@@ -98,7 +98,10 @@
   /* For offline-stepper.js: queue a request of this form (the submit intent) as given here. */
   window.FormengineStepper = {
     giveLocal: function (url, response, fields) {
-      return queue.enqueue(url, response, fields).then(function (entry) { mine[entry.key] = "local"; });
+      return queue.enqueue(url, response, fields).then(function (entry) {
+        mine[entry.key] = "local";
+        latest = entry.key;  // a reply to an earlier save no longer changes what the page shows
+      });
     }
   };
 

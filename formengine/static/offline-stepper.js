@@ -731,9 +731,9 @@
       lock();
       return;
     }
-    if (form.classList.contains("answer-language") && bundle && bundle.response === responseId() &&
-        (offline() || !action)) {
-      // The prepared form switches its own wording; the switch is queued for the server.
+    if (form.classList.contains("answer-language") && bundle && bundle.response === responseId()) {
+      // The prepared form switches its own wording, with or without a network (the page, and with it the
+      // prepared form, stays); the switch is queued for the server like a save.
       evt.preventDefault(); evt.stopImmediatePropagation();
       if (evt.submitter && evt.submitter.name === "lang") { switchLanguage(evt.submitter.value); }
       return;

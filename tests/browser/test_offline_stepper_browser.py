@@ -259,3 +259,26 @@ def test_a_follow_up_question_appears_offline_on_the_step_the_server_sent(tablet
     page.context.set_offline(False)
     wait_until_sent(page)
     assert stored(live_app, uuid).answers == {"hours": 4, "short_sleep": "Støj fra gaden"}
+
+
+@pytest.mark.parametrize("tablet", ["landscape"], indirect=True)
+def test_a_prepared_form_switches_language_in_place_online_and_goes_on_offline_in_it(tablet, live_app):
+    page = tablet
+    login(page)
+    start(page, LOFT)
+    uuid = response_uuid(page)
+    prepare(page)
+    page.evaluate("() => { window.samePage = true; }")
+    page.get_by_role("button", name="Answer in English").tap()
+    entry(page, "Entry 1").get_by_label("Goal number").wait_for()
+    wait_until_sent(page)
+    assert stored(live_app, uuid).language == "en"
+    assert page.evaluate("() => window.samePage === true")  # no reload: the prepared form is still here
+    page.context.set_offline(True)
+    type_in(entry(page, "Entry 1").get_by_label("The goal in the family's own words"), "Calmer mornings")
+    page.get_by_role("button", name="Next", exact=True).tap()
+    page.get_by_role("group", name="What already works?").wait_for()
+    page.context.set_offline(False)
+    wait_until_sent(page)
+    response = stored(live_app, uuid)
+    assert response.answers == {"goals": [{"goal": "Calmer mornings"}]} and response.language == "en"
