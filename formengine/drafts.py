@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, update
+from sqlalchemy import CursorResult, Table, bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -88,6 +88,12 @@ def first_unanswered(definition: Definition, response: Response) -> str | None:
 
 
 _RESPONSE_TABLE = cast(Table, Response.__table__)
+# The compare-and-set write, built once: the columns it sets are the parameters of each execution.
+_COMPARE_AND_SET = update(_RESPONSE_TABLE).where(
+    _RESPONSE_TABLE.c.id == bindparam("where_id"),
+    _RESPONSE_TABLE.c.version == bindparam("where_version"),
+    _RESPONSE_TABLE.c.status == "draft",
+)
 
 
 def _write(session: Session, response: Response, expected_version: int,
@@ -102,12 +108,8 @@ def _write(session: Session, response: Response, expected_version: int,
     values = {"answers": answers, "declined": declined, "version": new_version, "updated_at": now, **extra}
     # A plain UPDATE of the table (not the ORM's bulk update, which costs a third of the save's
     # database work in Python); its result is a CursorResult, which has the row count.
-    table = _RESPONSE_TABLE
     result = cast("CursorResult[Any]", session.execute(
-        update(table)
-        .where(table.c.id == response.id, table.c.version == expected_version, table.c.status == "draft")
-        .values(**values)
-    ))
+        _COMPARE_AND_SET, {**values, "where_id": response.id, "where_version": expected_version}))
     if result.rowcount != 1:
         # Another request won the race between our read and our write.
         session.rollback()
