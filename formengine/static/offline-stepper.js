@@ -758,6 +758,17 @@
     }
     var jump = target.closest("button[data-page]");
     if (jump && bundle) { showPage(jump.getAttribute("data-page")); return; }
+    // A link to a step of this form (the review the server sent links its questions so) is shown here.
+    var link = target.closest("a[href]");
+    if (link && offline()) {
+      var url = new URL(link.href, location.href);
+      var step = url.pathname === "/fill/" + bundle.response && url.searchParams.get("page");
+      if (step && bundle.pages.some(function (p) { return p.id === step; })) {
+        evt.preventDefault(); evt.stopImmediatePropagation();
+        showPage(step);
+        return;
+      }
+    }
     // Handed over, no link leads anywhere but to the server's unlock page (with a network).
     if (locked && target.closest("a[href]") && !target.closest("a[href$='/unlock']")) {
       evt.preventDefault(); evt.stopImmediatePropagation();

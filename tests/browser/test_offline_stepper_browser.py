@@ -282,3 +282,22 @@ def test_a_prepared_form_switches_language_in_place_online_and_goes_on_offline_i
     wait_until_sent(page)
     response = stored(live_app, uuid)
     assert response.answers == {"goals": [{"goal": "Calmer mornings"}]} and response.language == "en"
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_the_review_the_server_sent_links_back_to_its_steps_offline(tablet, live_app):
+    page = tablet
+    login(page)
+    start(page, KITCHEN)
+    uuid = response_uuid(page)
+    page.goto(f"/fill/{uuid}/review")
+    prepare(page)
+    page.context.set_offline(True)
+    page.get_by_role("status").get_by_role("link", name="Timers søvn").tap()
+    type_in(page.get_by_label("Timers søvn", exact=True), "7")
+    page.get_by_role("button", name="Se alle svar").tap()
+    page.get_by_role("heading", name="Se svarene igennem").wait_for()
+    assert review_rows(page)["Timers søvn"] == "7"
+    page.context.set_offline(False)
+    wait_until_sent(page)
+    assert stored(live_app, uuid).answers == {"hours": 7}
