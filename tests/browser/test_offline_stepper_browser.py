@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from formengine.db import get_db
 from formengine.models import AuditEvent
+from tests.browser.conftest import run_axe
 from tests.browser.test_fill_browser import login, progress, response_uuid, start, stored
 from tests.browser.test_offline_browser import stored_on_device, wait_until_sent
 
@@ -85,6 +86,7 @@ def test_offline_goals_are_added_and_removed_the_language_switched_and_the_form_
     assert second.get_by_role("radio", name="6", exact=True).is_checked()
     assert entry(page, "Nr. 1").get_by_role("radio", name="4", exact=True).is_checked()
     page.shots.take(page, "goals-offline")
+    assert run_axe(page) == []
     page.get_by_role("button", name="Næste", exact=True).tap()
 
     type_in(page.get_by_label("Undtagelser: hvornår er problemet mindre eller væk?"), "Når vi har sovet godt")
@@ -101,6 +103,7 @@ def test_offline_goals_are_added_and_removed_the_language_switched_and_the_form_
 
     page.get_by_role("heading", name="Check the answers").wait_for()
     page.shots.take(page, "review-offline-english")
+    assert run_axe(page) == []
     rows = review_rows(page)
     assert rows["The family's goals"] == (
         "Entry 1 Goal number 1 The goal in the family's own words Mere ro om morgenen "
