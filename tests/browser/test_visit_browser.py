@@ -19,6 +19,7 @@ from formengine import catalogue
 from formengine.db import get_db
 from formengine.models import AuditEvent, Family, Municipality, Response
 from formengine.registry import get_registry
+from tests.browser.conftest import run_axe
 from tests.browser.test_fill_browser import login, progress
 from tests.browser.test_offline_browser import stored_on_device
 from tests.conftest import load_demo_into
@@ -119,6 +120,7 @@ def test_a_prepared_visit_is_answered_offline_across_reloads_and_hand_over_then_
     page.wait_for_url(re.compile(r"/visit$"))
     form_link(page, KIDSCREEN, "Ung").wait_for()
     page.shots.take(page, "visit-prepared")
+    assert run_axe(page) == []
     assert status_of(page, PROGRESS, "Forælder") == "Intet venter på at blive sendt"
     with get_db(live_app).session() as session:
         drafts = select(Response).where(Response.status == "draft", Response.instrument_id.in_(
@@ -160,6 +162,7 @@ def test_a_prepared_visit_is_answered_offline_across_reloads_and_hand_over_then_
     assert status_of(page, PROGRESS, "Forælder") == "Afsendt; venter på at blive sendt"
     assert status_of(page, KIDSCREEN, "Ung") == "Intet venter på at blive sendt"
     page.shots.take(page, "visit-offline-waiting")
+    assert run_axe(page) == []
 
     # The second form: handed over, then the page is reloaded without a network.
     given_kidscreen: dict[str, int] = {}
