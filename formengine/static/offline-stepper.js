@@ -535,8 +535,8 @@
     form.appendChild(el("button", { type: "submit", "class": "button" }, words.submit));
     section.appendChild(form);
     var switcher = el("form", { method: "post", "class": "answer-language" });
-    Object.keys(bundle.languages || {}).forEach(function (code) {
-      if (code === bundle.lang || !bundle.switch[code]) { return; }
+    Object.keys(bundle.switch || {}).forEach(function (code) {
+      if (code === bundle.lang || !textsOf(code)) { return; }
       switcher.appendChild(el("button", { type: "submit", name: "lang", value: code, "class": "link-button", lang: code },
                               bundle.switch[code]));
     });
@@ -549,14 +549,31 @@
   // -- the answer language ------------------------------------------------------------------------
   /* Show the prepared form in another answer language; the switch is queued like a save, so the
      server's draft gets the same language at sync (POST /fill/<response>/language). */
-  function switchLanguage(code) {
-    var texts = bundle.languages && bundle.languages[code];
-    if (!texts || code === bundle.lang) { return; }
+  /* The prepared texts of one answer language: the form's current ones at the top of the bundle,
+     the others under ``languages``. */
+  function textsOf(code) {
+    if (code === bundle.lang) {
+      return { pages: bundle.pages, items: bundle.items, words: bundle.words, entries: bundle.entries,
+               problems: bundle.problems };
+    }
+    return (bundle.languages || {})[code];
+  }
+  function useLanguage(code) {
+    var texts = textsOf(code);
+    if (!texts || code === bundle.lang) { return false; }
+    bundle.languages = bundle.languages || {};
+    bundle.languages[bundle.lang] = textsOf(bundle.lang);
     bundle.lang = code;
     bundle.pages = texts.pages;
     bundle.items = texts.items;
     bundle.words = texts.words;
     bundle.entries = texts.entries;
+    bundle.problems = texts.problems;
+    return true;
+  }
+
+  function switchLanguage(code) {
+    if (!useLanguage(code)) { return; }
     window.FormengineStepper.giveLocal("/fill/" + bundle.response + "/language", bundle.response,
                                        [["csrf_token", ""], ["lang", code], ["page", current || "review"]]);
     if (intended) { showThanks(); } else if (current) { showPage(current); } else { showReview(); }
@@ -574,7 +591,7 @@
   // -- hand-over and unlocking with the PIN -------------------------------------------------------
   /* Taking the tablet back is the team member's, in their language (as the server's unlock page). */
   function teamWords() {
-    var team = bundle.languages && bundle.languages[bundle.team_lang];
+    var team = textsOf(bundle.team_lang);
     return team ? team.words : bundle.words;
   }
 
@@ -841,13 +858,8 @@
   function restore(kept, saved, show) {
     bundle = kept;
     saved = saved || {};
-    var texts = saved.lang && saved.lang !== kept.lang && kept.languages && kept.languages[saved.lang];
-    if (texts) {  // switched since it was prepared (the switch itself is in the answer queue)
-      bundle.lang = saved.lang;
-      bundle.pages = texts.pages;
-      bundle.items = texts.items;
-      bundle.words = texts.words;
-      bundle.entries = texts.entries;
+    if (saved.lang && saved.lang !== kept.lang) {
+      useLanguage(saved.lang);  // switched since it was prepared (the switch itself is in the answer queue)
     }
     state = { answers: saved.answers || kept.answers || {}, declined: saved.declined || kept.declined || [] };
     intended = !!saved.intended;

@@ -212,15 +212,17 @@ def prepared_form(response: Response, verifier: dict[str, Any]) -> dict[str, Any
         abort(404)
     definition = instrument.definition
     lang = response.language if response.language in current_app.config["LANGUAGES"] else "da"
-    # Every answer language, so the respondent can switch without a network (see docs/offline.md).
+    # Every answer language, so the respondent can switch without a network (see docs/offline.md):
+    # the form's own at the top, the others under "languages".
     languages = {code: _language_texts(response, definition, code)
                  for code in current_app.config["LANGUAGES"]}
+    others = {code: texts for code, texts in languages.items() if code != lang}
     audit.record(db_session(), "view", "response", response.uuid, {"page": "offline"},
                  municipality_id=response.municipality_id)
     return {
         "response": response.uuid, "version": response.version, "lang": lang,
         "answers": response.answers or {}, "declined": response.declined or [],
-        "team_lang": ui_lang(), "languages": languages, **languages[lang],
+        "team_lang": ui_lang(), "languages": others, **languages[lang],
         "switch": {"da": "Svar på dansk", "en": "Answer in English"},
         "verifier": verifier,
     }

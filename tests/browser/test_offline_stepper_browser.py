@@ -304,3 +304,29 @@ def test_the_review_the_server_sent_links_back_to_its_steps_offline(tablet, live
     page.context.set_offline(False)
     wait_until_sent(page)
     assert stored(live_app, uuid).answers == {"hours": 7}
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_a_language_switched_offline_stays_after_a_reload_offline_and_switches_back(tablet, live_app):
+    from tests.browser.test_visit_browser import reload_offline, unlock_kept_forms
+
+    page = tablet
+    login(page)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    start(page, LOFT)
+    uuid = response_uuid(page)
+    prepare(page)
+    page.context.set_offline(True)
+    page.get_by_role("button", name="Answer in English").tap()
+    type_in(entry(page, "Entry 1").get_by_label("The goal in the family's own words"), "Calmer mornings")
+    reload_offline(page)
+    unlock_kept_forms(page)  # the team member's PIN opens the kept form again, in English
+    goal = entry(page, "Entry 1").get_by_label("The goal in the family's own words")
+    assert goal.input_value() == "Calmer mornings"
+    page.get_by_role("button", name="Svar på dansk").tap()
+    type_in(entry(page, "Nr. 1").get_by_label("Målnummer"), "2")
+    page.context.set_offline(False)
+    wait_until_sent(page)
+    response = stored(live_app, uuid)
+    assert response.answers == {"goals": [{"goal_no": 2, "goal": "Calmer mornings"}]}
+    assert response.language == "da"
