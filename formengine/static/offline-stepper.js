@@ -54,10 +54,24 @@
     var cond = bundle.items[id].show_if;
     return !cond || holds(cond, answers);
   }
-  function hasAnswer(id) {
-    var v = state.answers[id];
-    return (v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0)) || state.declined.indexOf(id) >= 0;
+  /* The entries of a group's answer that hold an answer (codec filled_entries): an entry added and
+     left untouched does not count, and is not kept at submit. */
+  function filledEntries(value) {
+    if (!Array.isArray(value)) { return []; }
+    return value.filter(function (entry) {
+      return entry !== null && typeof entry === "object" && !Array.isArray(entry) && Object.keys(entry).some(function (k) {
+        var v = entry[k];
+        return !(v === null || v === undefined || v === "" || (Array.isArray(v) && v.length === 0));
+      });
+    });
   }
+  /* As submission.has_answer: a value, a group with a filled entry, or a decline. */
+  function answeredIn(answers, declined, id) {
+    var v = answers[id];
+    if (Array.isArray(v)) { return filledEntries(v).length > 0 || declined.indexOf(id) >= 0; }
+    return (v !== undefined && v !== null) || declined.indexOf(id) >= 0;
+  }
+  function hasAnswer(id) { return answeredIn(state.answers, state.declined, id); }
   function visiblePages() {
     return bundle.pages.filter(function (p) { return p.items.some(function (i) { return shown(i, state.answers); }); });
   }
@@ -434,20 +448,22 @@
     var order = [];
     bundle.pages.forEach(function (p) { order = order.concat(p.items); });
     var hidden = order.filter(function (id) { return id in state.answers && !shown(id, state.answers); });
+    // What is kept: not the hidden answers, and of each group only the entries that hold an answer.
     var kept = {};
-    Object.keys(state.answers).forEach(function (k) { if (hidden.indexOf(k) < 0) { kept[k] = state.answers[k]; } });
-    var declined = state.declined.filter(function (d) { return shown(d, kept); });
-    var missing = order.filter(function (id) {
-      var v = kept[id];
-      return shown(id, kept) && (v === undefined || v === null || (Array.isArray(v) && !v.length)) &&
-        declined.indexOf(id) < 0 && isRequired(id, kept);
+    Object.keys(state.answers).forEach(function (k) {
+      if (hidden.indexOf(k) >= 0) { return; }
+      var group = bundle.items[k] && bundle.items[k].type === "group" && Array.isArray(state.answers[k]);
+      kept[k] = group ? filledEntries(state.answers[k]) : state.answers[k];
     });
-    // The full answer schema at submit: a repeated group needs min_repeat entries.
-    var problems = order.filter(function (id) {
+    var declined = state.declined.filter(function (d) { return shown(d, kept); });
+    // Shown questions that must be answered and are not, and groups short of min_repeat filled entries.
+    var missing = order.filter(function (id) {
       var meta = bundle.items[id];
-      return meta.type === "group" && Array.isArray(kept[id]) && kept[id].length < (meta.min_repeat || 0);
-    }).map(function (id) { return problem(bundle.items[id].label, new Refused("too_few_entries", "", bundle.items[id].min_repeat)); });
-    return { hidden: hidden, missing: missing, problems: problems };
+      var tooFew = meta.type === "group" && filledEntries(kept[id]).length < (meta.min_repeat || 0);
+      return shown(id, kept) && declined.indexOf(id) < 0 &&
+        ((!answeredIn(kept, declined, id) && isRequired(id, kept)) || tooFew);
+    });
+    return { hidden: hidden, missing: missing };
   }
 
   function pageOf(id) {
@@ -471,19 +487,14 @@
                     required: check.missing.indexOf(id) >= 0 });
       });
     });
-    // A submit the server would refuse: a required question open (as the review says after a refused
-    // submit), or the full answer schema (as the server's "not submitted" page lists it).
+    // A submit the server would refuse (a required question open, a group short of min_repeat filled
+    // entries): as the review says after a refused submit.
     var alert = null;
     if (error && check.missing.length) {
       alert = el("div", { "class": "error-message", role: "alert", tabindex: "-1" });
       alert.appendChild(el("p", {}, words.incomplete));
-    } else if (error && check.problems.length) {
-      alert = el("div", { "class": "error-message", role: "alert", tabindex: "-1" });
-      alert.appendChild(el("p", {}, words.not_submitted));
-      var reasons = alert.appendChild(el("ul"));
-      check.problems.forEach(function (text) { reasons.appendChild(el("li", {}, text)); });
+      section.appendChild(alert);
     }
-    if (alert) { section.appendChild(alert); }
     function jump(row) {
       return el("button", { type: "button", "class": "link-button", "data-page": row.page }, bundle.items[row.id].label);
     }
@@ -719,7 +730,7 @@
   function submitIntent() {
     // The server refuses a submit with a required question unanswered: so does the tablet, before queuing.
     var check = submitCheck();
-    if (check.missing.length || check.problems.length) { showReview("refused"); return; }
+    if (check.missing.length) { showReview("refused"); return; }
     intended = true;
     var version = $("fill-version");
     if (version) { lastVersion = version.value; }

@@ -173,7 +173,6 @@ def _language_texts(response: Response, definition: Definition, lang: str) -> di
             "entry": _("Entry %(n)s", n="%N%"), "no_entries": _("No entries yet."),
             "add_entry": _("Add an entry"), "decline": _("Don't want to answer"),
             "declined_note": _("You chose not to answer this question."),
-            "not_submitted": _("The answers were not submitted"),
             "hidden": _("Some earlier answers no longer apply because of later answers. "
                         "They will not be submitted:"),
             "incomplete": _("The answers were not submitted. Answer the questions marked “must be answered” "

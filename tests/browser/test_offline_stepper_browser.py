@@ -330,3 +330,33 @@ def test_a_language_switched_offline_stays_after_a_reload_offline_and_switches_b
     response = stored(live_app, uuid)
     assert response.answers == {"goals": [{"goal_no": 2, "goal": "Calmer mornings"}]}
     assert response.language == "da"
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_offline_goals_left_empty_do_not_count_and_are_not_kept_at_the_synced_submit(tablet, live_app):
+    page = tablet
+    login(page)
+    start(page, LOFT)
+    uuid = response_uuid(page)
+    prepare(page)
+    page.context.set_offline(True)
+    page.get_by_role("button", name="Se alle svar").tap()  # the first goal is left empty
+    page.get_by_role("heading", name="Se svarene igennem").wait_for()
+    assert review_rows(page)["Familiens mål"] == "Ikke besvaret"
+    missing = page.get_by_role("status").get_by_role("listitem").filter(has_text="Familiens mål")
+    assert missing.inner_text() == "Familiens mål skal besvares"
+    page.get_by_role("button", name="Send svarene").tap()
+    page.get_by_role("alert").filter(has_text="Svarene blev ikke sendt").wait_for()
+    page.get_by_role("status").get_by_role("button", name="Familiens mål").tap()
+    type_in(entry(page, "Nr. 1").get_by_label("Målet med familiens egne ord"), "Mere ro om morgenen")
+    page.get_by_role("button", name="Tilføj en mere").tap()  # a second goal, left empty
+    page.get_by_role("button", name="Se alle svar").tap()
+    assert review_rows(page)["Familiens mål"].startswith("Nr. 1 Målnummer Ikke besvaret Målet med familiens "
+                                                         "egne ord Mere ro om morgenen")
+    assert page.locator(".must-answer").count() == 0
+    page.get_by_role("button", name="Send svarene").tap()
+    page.get_by_role("heading", name="Tak for dine svar").wait_for()
+    page.context.set_offline(False)
+    wait_until_submitted(page, live_app, uuid)
+    response = stored(live_app, uuid)
+    assert response.status == "submitted" and response.answers == {"goals": [{"goal": "Mere ro om morgenen"}]}
