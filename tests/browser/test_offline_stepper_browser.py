@@ -319,6 +319,11 @@ def test_a_language_switched_offline_stays_after_a_reload_offline_and_switches_b
     page.context.set_offline(True)
     page.get_by_role("button", name="Answer in English").tap()
     type_in(entry(page, "Entry 1").get_by_label("The goal in the family's own words"), "Calmer mornings")
+    # The form's state is kept on the tablet a moment after the answer (encrypted, in the background).
+    page.wait_for_function("""async (uuid) => {
+        const kept = await window.FormengineStore.form(uuid);
+        return !!kept && !!kept.state && JSON.stringify(kept.state.answers).includes('Calmer mornings');
+    }""", arg=uuid)
     reload_offline(page)
     unlock_kept_forms(page)  # the team member's PIN opens the kept form again, in English
     goal = entry(page, "Entry 1").get_by_label("The goal in the family's own words")
