@@ -12,7 +12,7 @@ from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
 EXTENSION_KEY = "formengine.db"
 
@@ -106,3 +106,68 @@ def db_session() -> Session:
     if "db_session" not in g:
         g.db_session = get_db().sessionmaker()
     return g.db_session
+
+
+# -- plain loading of one row --------------------------------------------------------------
+
+_PLAIN: dict[tuple[Any, ...], tuple[str, list[Any]]] = {}
+
+
+def _plain_query(session: Session, model: Any, keys: tuple[str, ...],
+                 where: tuple[str, ...]) -> tuple[str, list[Any]]:
+    dialect = session.get_bind().dialect
+    attrs = model.__mapper__.column_attrs
+    quote = dialect.identifier_preparer.quote
+    named = "%({})s" if dialect.paramstyle == "pyformat" else ":{}"  # sqlite3 takes named ones too
+    columns = ", ".join(quote(attrs[key].columns[0].name) for key in keys)
+    condition = " AND ".join(f"{quote(attrs[key].columns[0].name)} = {named.format(key)}" for key in where)
+    # The types' own conversions of what the driver returns (JSON on SQLite, UTC times, booleans).
+    processors = [attrs[key].columns[0].type.dialect_impl(dialect).result_processor(dialect, None)
+                  for key in keys]
+    return f"SELECT {columns} FROM {quote(model.__table__.name)} WHERE {condition}", processors
+
+
+def load_plain(session: Session, model: Any, where: dict[str, Any],
+               keys: tuple[str, ...] | None = None) -> Any:
+    """The one row of ``model`` where each column in ``where`` equals its value, or None.
+
+    The same object the session would load (in its identity map, unchanged,
+    lazy relationships), read with a statement written once and sent to the
+    driver as it is: a request's hot lookups skip the ORM's query building and
+    loading, which cost about as much as the query. ``keys`` are the columns
+    read now (default: all); the others load when first used. ``where`` must
+    select at most one row (a primary or unique key).
+    """
+    mapper = model.__mapper__
+    dialect = session.get_bind().dialect
+    if dialect.paramstyle not in ("pyformat", "named") and dialect.name != "sqlite":
+        return session.scalars(select_where(model, where)).one_or_none()
+    columns = keys or tuple(column.key for column in mapper.column_attrs)
+    cache_key = (model, columns, tuple(where), dialect.name, dialect.paramstyle)
+    plan = _PLAIN.get(cache_key)
+    if plan is None:
+        plan = _PLAIN.setdefault(cache_key, _plain_query(session, model, columns, tuple(where)))
+    query, processors = plan
+    rows = session.connection().exec_driver_sql(query, where).all()
+    if not rows:
+        return None
+    if len(rows) > 1:
+        raise LookupError(f"{model.__name__}: more than one row for {sorted(where)}")
+    values = {key: (process(value) if process is not None else value)
+              for key, value, process in zip(columns, rows[0], processors, strict=True)}
+    identity = mapper.identity_key_from_primary_key(
+        [values[mapper.get_property_by_column(column).key] for column in mapper.primary_key])
+    present = session.identity_map.get(identity)
+    if present is not None:
+        return present  # already in this session: that object, as the ORM would return it
+    instance = mapper.class_manager.new_instance()
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)  # unchanged, as loaded; the columns not read load on first use
+    session.add(instance)
+    return instance
+
+
+def select_where(model: Any, where: dict[str, Any]) -> Any:
+    from sqlalchemy import select
+
+    return select(model).where(*(getattr(model, key) == value for key, value in where.items()))

@@ -18,12 +18,11 @@ plain query of the columns a request needs, not through the ORM's loading
 from __future__ import annotations
 
 import time
-from typing import cast
 
 from flask import current_app, session
-from sqlalchemy import Table
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
+from formengine.db import load_plain
 from formengine.models import User
 
 VERSION_KEY = "_sv"
@@ -38,42 +37,10 @@ _LOADED = ("id", "username", "display_name", "role", "municipality_id", "languag
            "session_version")
 
 
-def _user_query(dbs: Session) -> str:
-    dialect = dbs.get_bind().dialect
-    table = cast(Table, User.__table__)
-    quote = dialect.identifier_preparer.quote
-    columns = ", ".join(quote(table.c[key].name) for key in _LOADED)
-    # The driver's own placeholder: the statement goes to it as written (no compiling per request).
-    placeholder = "%(id)s" if dialect.paramstyle == "pyformat" else ":id"  # sqlite3 takes named ones too
-    return f"SELECT {columns} FROM {quote(table.name)} WHERE {quote(table.c.id.name)} = {placeholder}"
-
-
 def load_user(dbs: Session, user_id: int) -> User | None:
     """The user ``user_id`` in ``dbs``, as if the session had loaded it (None if there is none)."""
-    mapper = User.__mapper__
-    present = dbs.identity_map.get(mapper.identity_key_from_primary_key((user_id,)))
-    if present is not None:
-        return present  # type: ignore[no-any-return]
-    dialect = dbs.get_bind().dialect
-    if dialect.paramstyle not in ("pyformat", "named") and dialect.name != "sqlite":
-        return dbs.get(User, user_id)  # a driver whose placeholders the plain query does not use
-    query = _QUERIES.get((dialect.name, dialect.paramstyle))
-    if query is None:
-        query = _QUERIES.setdefault((dialect.name, dialect.paramstyle), _user_query(dbs))
-    row = dbs.connection().exec_driver_sql(query, {"id": user_id}).first()
-    if row is None:
-        return None
-    user = mapper.class_manager.new_instance()
-    values = dict(zip(_LOADED, row, strict=True))
-    values["active"] = bool(values["active"])
-    user.__dict__.update(values)
-    # Loaded as from a query: unchanged, in the session, the other columns loaded on first use.
-    make_transient_to_detached(user)
-    dbs.add(user)
+    user: User | None = load_plain(dbs, User, {"id": user_id}, keys=_LOADED)
     return user
-
-
-_QUERIES: dict[tuple[str, str], str] = {}  # per database kind and placeholder style
 
 
 def start(user: User) -> None:
