@@ -196,6 +196,7 @@
   }
 
   // -- the forms ---------------------------------------------------------------------
+  var saving = Promise.resolve();  // the state changes being written, in order
   /* Keep forms just prepared: [{response, title, who, url, family, bundle}], with the secret just confirmed.
    * A new data key is made each time and the forms kept before are sealed again under it, so the
    * secret typed last opens all of them. */
@@ -228,8 +229,11 @@
     });
   }
 
-  /* Every kept form of this user, opened: [{response, title, who, url, bundle, state}]. */
-  function forms() {
+  /* Every kept form of this user, opened: [{response, title, who, url, bundle, state}], once the
+     changes being written are in. */
+  function forms() { return saving.then(readForms); }
+
+  function readForms() {
     if (!dataKey) { return Promise.resolve([]); }
     return formRecords().then(function (records) {
       return Promise.all(records.map(function (r) {
@@ -239,15 +243,15 @@
     }).then(function (list) { return list.filter(Boolean); });
   }
 
-  function form(response) {
-    return forms().then(function (list) { return list.filter(function (f) { return f.response === response; })[0] || null; });
+  function form(response) { return saving.then(function () { return readForm(response); }); }
+  function readForm(response) {
+    return readForms().then(function (list) { return list.filter(function (f) { return f.response === response; })[0] || null; });
   }
 
   /* The stepper's state of a kept form changed (an answer, a hand-over, a submit): keep it. */
-  var saving = Promise.resolve();
   function saveState(response, state) {
     saving = saving.then(function () {
-      return form(response).then(function (content) {
+      return readForm(response).then(function (content) {
         if (!content) { return undefined; }
         content.state = state;
         return save(response, content);

@@ -105,7 +105,7 @@ def form_link(page, title, who):
 
 
 def status_of(page, title, who):
-    return page.locator("li").filter(has=form_link(page, title, who)).locator(".visit-status").inner_text()
+    return page.locator("li").filter(has=form_link(page, title, who)).locator(".visit-status")
 
 
 @pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
@@ -121,7 +121,7 @@ def test_a_prepared_visit_is_answered_offline_across_reloads_and_hand_over_then_
     form_link(page, KIDSCREEN, "Ung").wait_for()
     page.shots.take(page, "visit-prepared")
     assert run_axe(page) == []
-    assert status_of(page, PROGRESS, "Forælder") == "Intet venter på at blive sendt"
+    expect(status_of(page, PROGRESS, "Forælder")).to_have_text("Intet venter på at blive sendt")
     with get_db(live_app).session() as session:
         drafts = select(Response).where(Response.status == "draft", Response.instrument_id.in_(
             ["progress_parent", "kidscreen10_child"]))
@@ -159,8 +159,8 @@ def test_a_prepared_visit_is_answered_offline_across_reloads_and_hand_over_then_
 
     page.get_by_role("link", name="Tilbage til besøget").tap()
     form_link(page, KIDSCREEN, "Ung").wait_for()
-    assert status_of(page, PROGRESS, "Forælder") == "Afsendt; venter på at blive sendt"
-    assert status_of(page, KIDSCREEN, "Ung") == "Intet venter på at blive sendt"
+    expect(status_of(page, PROGRESS, "Forælder")).to_have_text("Afsendt; venter på at blive sendt")
+    expect(status_of(page, KIDSCREEN, "Ung")).to_have_text("Intet venter på at blive sendt")
     page.shots.take(page, "visit-offline-waiting")
     assert run_axe(page) == []
 
@@ -176,6 +176,7 @@ def test_a_prepared_visit_is_answered_offline_across_reloads_and_hand_over_then_
     unlock_kept_forms(page)
     # Still handed over: only this form, no menu, no way back to the visit without the PIN.
     page.get_by_role("button", name="Giv tabletten tilbage").wait_for()
+    expect(page.locator("#step-progress")).to_have_text("Del 2 af 2")
     assert not page.get_by_role("link", name="Besøget").is_visible()
     assert not page.get_by_role("link", name="Tilbage til besøget").is_visible()
     page.shots.take(page, "handed-over-after-reload")
@@ -188,7 +189,7 @@ def test_a_prepared_visit_is_answered_offline_across_reloads_and_hand_over_then_
     page.get_by_role("button", name="Lås op").tap()
     page.get_by_role("link", name="Tilbage til besøget").tap()
     form_link(page, KIDSCREEN, "Ung").wait_for()
-    assert status_of(page, KIDSCREEN, "Ung") == "Afsendt; venter på at blive sendt"
+    expect(status_of(page, KIDSCREEN, "Ung")).to_have_text("Afsendt; venter på at blive sendt")
     assert stored(live_app, uuids["kidscreen10_child"]).answers == {}
 
     # Nothing on the tablet is readable: sealed saves and sealed forms.
