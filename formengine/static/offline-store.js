@@ -219,12 +219,17 @@
     });
   }
 
+  /* The form as prepared (sealed once) and its state (sealed apart, again at every change, so an
+     answer costs the encryption of the answers only, not of every step of the form). */
   function save(response, content) {
     if (!dataKey) { return Promise.reject(new Error("locked")); }
-    return encrypt(dataKey, content).then(function (sealed) {
+    var prepared = { title: content.title, who: content.who, url: content.url, family: content.family,
+                     bundle: content.bundle };
+    return Promise.all([encrypt(dataKey, prepared), encrypt(dataKey, content.state || {})]).then(function (sealed) {
       return tx(["forms"], "readwrite", function (t) {
         t.objectStore("forms").put({ response: response, user: user(), family: content.family || null,
-                                     iv: sealed.iv, data: sealed.data });
+                                     iv: sealed[0].iv, data: sealed[0].data,
+                                     stateIv: sealed[1].iv, stateData: sealed[1].data });
       });
     });
   }
@@ -237,8 +242,13 @@
     if (!dataKey) { return Promise.resolve([]); }
     return formRecords().then(function (records) {
       return Promise.all(records.map(function (r) {
-        return decrypt(dataKey, r).then(function (content) { content.response = r.response; return content; },
-                                        function () { return null; });
+        return Promise.all([decrypt(dataKey, r), decrypt(dataKey, { iv: r.stateIv, data: r.stateData })])
+          .then(function (opened) {
+            var content = opened[0];
+            content.response = r.response;
+            content.state = opened[1];
+            return content;
+          }, function () { return null; });
       }));
     }).then(function (list) { return list.filter(Boolean); });
   }
@@ -250,11 +260,19 @@
 
   /* The stepper's state of a kept form changed (an answer, a hand-over, a submit): keep it. */
   function saveState(response, state) {
+    if (!dataKey) { return saving; }
     saving = saving.then(function () {
-      return readForm(response).then(function (content) {
-        if (!content) { return undefined; }
-        content.state = state;
-        return save(response, content);
+      return encrypt(dataKey, state).then(function (sealed) {
+        return tx(["forms"], "readwrite", function (t) {
+          var store = t.objectStore("forms");
+          var req = store.get(response);
+          req.onsuccess = function () {
+            if (!req.result) { return; }  // removed meanwhile (sent)
+            req.result.stateIv = sealed.iv;
+            req.result.stateData = sealed.data;
+            store.put(req.result);
+          };
+        });
       });
     }).catch(function () { return undefined; });
     return saving;
