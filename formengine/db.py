@@ -133,8 +133,9 @@ def load_plain(session: Session, model: Any, where: dict[str, Any],
 
     The same object the session would load (in its identity map, unchanged,
     lazy relationships), read with a statement written once and sent to the
-    driver as it is: a request's hot lookups skip the ORM's query building and
-    loading, which cost about as much as the query. ``keys`` are the columns
+    driver as it is, in the session's transaction: a request's hot lookups skip
+    the ORM's query building and loading and SQLAlchemy's result handling,
+    which cost more than the query. ``keys`` are the columns
     read now (default: all); the others load when first used. ``where`` must
     select at most one row (a primary or unique key).
     """
@@ -148,7 +149,18 @@ def load_plain(session: Session, model: Any, where: dict[str, Any],
     if plan is None:
         plan = _PLAIN.setdefault(cache_key, _plain_query(session, model, columns, tuple(where)))
     query, processors = plan
-    rows = session.connection().exec_driver_sql(query, where).all()
+    connection = session.connection()  # the session's transaction, begun as for any query
+    try:
+        # The driver's cursor itself: no result description is built for one row of known columns.
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(query, where)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+    except connection.dialect.loaded_dbapi.Error:
+        # Again through SQLAlchemy, which raises its own error for it and drops a broken connection.
+        rows = list(connection.exec_driver_sql(query, where).all())
     if not rows:
         return None
     if len(rows) > 1:
