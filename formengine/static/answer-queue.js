@@ -185,10 +185,11 @@
   }
 
   // -- adding ------------------------------------------------------------------
-  /* Write one save to the device, then start sending. ``fields`` is a list of [name, value]. */
-  function enqueue(url, response, fields) {
+  /* Write one save to the device, then start sending. ``fields`` is a list of [name, value]; ``key``
+     (optional, from newKey) is the save's own key, for a page that records it before queuing. */
+  function enqueue(url, response, fields, key) {
     // Only the draft's public id, the user's number and the time are stored in clear.
-    var entry = { key: newKey(), url: url, response: response, fields: fields };
+    var entry = { key: key || newKey(), url: url, response: response, fields: fields };
     pending += 1;
     function sealed() {
       // Without the key (not fetched yet, no network) the save waits in memory and is sealed later.
@@ -354,6 +355,16 @@
     });
   }
 
+  /* One draft's saves still waiting on the device, in the order they were given: [{key, url, fields}]
+     (those this key cannot read are left out). */
+  function saves(response) {
+    var user = currentUser();
+    return writes.then(all).then(function (entries) {
+      var mine = entries.filter(function (e) { return e.user === user && e.response === response; });
+      return Promise.all(mine.map(function (record) { return unseal(record).catch(function () { return null; }); }));
+    }).then(function (list) { return list.filter(Boolean); });
+  }
+
   /* The device key, opened without a network from the prepared forms' vault (offline-store.js). */
   function useKey(raw, id) {
     if (deviceKey) { return Promise.resolve(deviceKey); }
@@ -409,6 +420,10 @@
 
   window.FormengineQueue = {
     enqueue: enqueue,
+    newKey: newKey,
+    /* Resolves once every save given so far is written to the device. */
+    written: function () { return writes; },
+    saves: saves,
     pump: pump,
     drained: drained,
     wipe: wipe,

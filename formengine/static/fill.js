@@ -77,7 +77,8 @@
     // Without a network, a prepared form moves on here (offline-stepper.js); the reply then only
     // confirms the save and never changes the step shown.
     var offline = window.FormengineOffline;
-    var handled = offline ? offline.handle(fields) : false;
+    var key = queue.newKey();  // the prepared form's state records the last save it reflects
+    var handled = offline ? offline.handle(fields, key) : false;
     if (handled && handled.refused) {
       // Without a network: the server would refuse this save, so it is not queued (as a 422 online).
       setStatus(text("refused") + handled.refused, "error");
@@ -88,7 +89,7 @@
       // A prepared form without a network: kept on the tablet, and (as online) a question that appeared is said.
       setStatus(text("kept") + (handled.appeared ? " " + text("appeared") : ""), "ok");
     }
-    return queue.enqueue(url, responseOf(form), fields).then(function (entry) {
+    return queue.enqueue(url, responseOf(form), fields, key).then(function (entry) {
       mine[entry.key] = local ? "local" : "page";
       if (!local) { waiting[entry.key] = true; }
       latest = entry.key;
@@ -97,8 +98,8 @@
 
   /* For offline-stepper.js: queue a request of this form (the submit intent) as given here. */
   window.FormengineStepper = {
-    giveLocal: function (url, response, fields) {
-      return queue.enqueue(url, response, fields).then(function (entry) {
+    giveLocal: function (url, response, fields, key) {
+      return queue.enqueue(url, response, fields, key).then(function (entry) {
         mine[entry.key] = "local";
         latest = entry.key;  // a reply to an earlier save no longer changes what the page shows
       });

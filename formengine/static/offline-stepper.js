@@ -23,6 +23,8 @@
   var current = null;       // the step shown (page id), or null on the review screen
   var locked = false;       // handed over while offline
   var tries = 0;
+  var applied = null;       // the answer queue's key of the last save (or switch, submit) the state reflects
+  var replaying = null;     // saves given on the page while a reopened form is brought up to date: [[fields, key]]
 
   function $(id) { return document.getElementById(id); }
   function stepForm() { return document.querySelector("#fill-step form.step-form"); }
@@ -585,8 +587,9 @@
 
   function switchLanguage(code) {
     if (!useLanguage(code)) { return; }
+    applied = window.FormengineQueue.newKey();
     window.FormengineStepper.giveLocal("/fill/" + bundle.response + "/language", bundle.response,
-                                       [["csrf_token", ""], ["lang", code], ["page", current || "review"]]);
+                                       [["csrf_token", ""], ["lang", code], ["page", current || "review"]], applied);
     if (intended) { showThanks(); } else if (current) { showPage(current); } else { showReview(); }
   }
 
@@ -708,9 +711,11 @@
   /* Called by fill.js for every save given: true when this page shows the next step itself ({stay: true,
      appeared} when it stays on the step), {refused: reason} when the server would refuse the save (fill.js
      then says why and queues nothing), false when the server's reply decides. */
-  function handle(fields) {
+  function handle(fields, key) {
     if (!bundle || bundle.response !== responseId()) { return false; }
+    if (replaying) { replaying.push([fields, key]); return false; }  // applied after the waiting ones (replay)
     var nav = record(fields);
+    applied = key || applied;
     if (nav) { keepState(); }
     if (!offline() || !nav) { return false; }
     if (nav.refused) { return { refused: nav.refused }; }
@@ -734,10 +739,11 @@
     intended = true;
     var version = $("fill-version");
     if (version) { lastVersion = version.value; }
+    applied = window.FormengineQueue.newKey();
     keepState();
     // The queue sends it after the answers, based on the version their saves reached.
     window.FormengineStepper.giveLocal("/fill/" + bundle.response + "/submit", bundle.response,
-                                       [["csrf_token", ""], ["version", lastVersion || String(bundle.version)]]);
+                                       [["csrf_token", ""], ["version", lastVersion || String(bundle.version)]], applied);
     showThanks();
   }
 
@@ -856,14 +862,68 @@
     if (!bundle) { return null; }
     var version = $("fill-version");
     return { answers: state.answers, declined: state.declined, current: current, locked: locked, told: lockTold,
-             lang: bundle.lang,
+             lang: bundle.lang, applied: applied,
              intended: intended, tries: tries, version: (version && version.value) || lastVersion || String(bundle.version) };
   }
   var lockTold = false;  // the server was told of the hand-over (there was a network)
   function keepState() {
-    if (bundle && window.FormengineStore && window.FormengineStore.unlocked()) {
-      window.FormengineStore.saveState(bundle.response, snapshot());
+    if (!bundle || !window.FormengineStore || !window.FormengineStore.unlocked()) { return; }
+    var response = bundle.response;
+    var kept = snapshot();
+    var queue = window.FormengineQueue;
+    // Written once the save it reflects is in the answer queue, so a kept state never names a save the
+    // queue never held (restore replays the waiting saves after it). The save is queued right after
+    // this call, in the same task: the check waits for the task's end (a microtask) before asking.
+    Promise.resolve().then(function () { return queue ? queue.written() : undefined; })
+      .then(function () { window.FormengineStore.saveState(response, kept); });
+  }
+
+  function fieldOf(fields, name) {
+    var pair = fields.filter(function (p) { return p[0] === name; })[0];
+    return pair ? pair[1] : undefined;
+  }
+
+  /* Bring a reopened form's state up to date with its saves still waiting in the answer queue: the
+     state is written a moment after each answer, so one given just before a reload may not be in it.
+     Only the saves after the last one the state reflects are applied (all of them when that one was
+     sent meanwhile, or the state names none), each as the live save applied it. Resolves to the step
+     the last of them led to ({step}: a page id, or null for the review), or null when none was applied. */
+  function replay(response) {
+    var queue = window.FormengineQueue;
+    if (!queue || !queue.saves) { return Promise.resolve(null); }
+    var since = applied;
+    replaying = [];
+    var keys = [];
+    function late() {
+      // Saves given on the page meanwhile (a page with a network shows the server's step at once): after
+      // the waiting ones, unless they were among them.
+      var given = replaying || [];
+      replaying = null;
+      if (!bundle || bundle.response !== response) { return; }
+      given.forEach(function (save) {
+        if (keys.indexOf(save[1]) >= 0) { return; }
+        record(save[0]);
+        applied = save[1] || applied;
+      });
+      if (given.length) { keepState(); }
     }
+    return queue.saves(response).then(function (waiting) {
+      if (!bundle || bundle.response !== response) { return null; }
+      keys = waiting.map(function (save) { return save.key; });
+      var newer = waiting.slice(since ? keys.indexOf(since) + 1 : 0);
+      if (!newer.length) { return null; }
+      var moved = { step: undefined };
+      newer.forEach(function (save) {
+        applied = save.key;
+        if (/\/language$/.test(save.url)) { useLanguage(fieldOf(save.fields, "lang")); return; }
+        if (/\/submit$/.test(save.url)) { intended = true; lastVersion = fieldOf(save.fields, "version") || lastVersion; return; }
+        var nav = record(save.fields);
+        if (!nav || nav.refused) { return; }
+        moved.step = nextStep(nav.page, nav.go, nav.before, nav.decline);
+      });
+      keepState();
+      return moved;
+    }).catch(function () { return null; }).then(function (moved) { late(); return moved; });
   }
   /* Take up a kept form (after a reload); ``show`` draws it here (the page kept for use offline). */
   function restore(kept, saved, show) {
@@ -878,15 +938,20 @@
     lastVersion = saved.version || String(kept.version);
     submitted = false;
     lockTold = !!saved.told;
+    applied = saved.applied || null;
     if (saved.locked) { lock(); } else if (locked) {
       locked = false;
       document.body.classList.remove("offline-locked");
       if ($("offline-give-back")) { $("offline-give-back").remove(); }
     }
-    if (!show) { return; }
-    var visible = visiblePages().map(function (p) { return p.id; });
-    var page = saved.current && visible.indexOf(saved.current) >= 0 ? saved.current : resumeStep();
-    if (intended) { showThanks(); } else if (page) { showPage(page); } else { showReview(); }
+    return replay(kept.response).then(function (moved) {
+      if (!show || bundle !== kept) { return; }
+      var visible = visiblePages().map(function (p) { return p.id; });
+      // Where the last waiting save led (null: the review), else where the form stood.
+      var page = moved && moved.step !== undefined ? moved.step : (saved.current || resumeStep());
+      if (page && visible.indexOf(page) < 0) { page = resumeStep(); }
+      if (intended) { showThanks(); } else if (page) { showPage(page); } else { showReview(); }
+    });
   }
 
   window.FormengineOffline = { handle: handle, active: offline, restore: restore, snapshot: snapshot,

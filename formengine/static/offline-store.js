@@ -155,7 +155,10 @@
       return decrypt(dataKey, vault.queueKey);
     }).then(function (found) {
       queueKey = found;
-      if (window.FormengineQueue && window.FormengineQueue.useKey) { window.FormengineQueue.useKey(found.key, found.id); }
+      // The queue can read the waiting saves once this resolves (a reopened form is brought up to date with them).
+      if (window.FormengineQueue && window.FormengineQueue.useKey) {
+        return window.FormengineQueue.useKey(found.key, found.id).then(function () { return true; });
+      }
       return true;
     });
   }

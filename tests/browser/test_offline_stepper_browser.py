@@ -365,3 +365,87 @@ def test_offline_goals_left_empty_do_not_count_and_are_not_kept_at_the_synced_su
     wait_until_submitted(page, live_app, uuid)
     response = stored(live_app, uuid)
     assert response.status == "submitted" and response.answers == {"goals": [{"goal": "Mere ro om morgenen"}]}
+
+
+STATE_WRITES_BLOCKED = "() => { window.FormengineStore.saveState = () => Promise.resolve(); }"
+
+
+@pytest.mark.parametrize("tablet", ["landscape"], indirect=True)
+def test_answers_given_just_before_a_reload_offline_are_shown_after_it_and_synced_once(tablet, live_app):
+    from tests.browser.test_visit_browser import reload_offline, unlock_kept_forms
+
+    page = tablet
+    login(page)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    start(page, KITCHEN)
+    uuid = response_uuid(page)
+    prepare(page)
+    page.context.set_offline(True)
+    page.get_by_role("group", name="Jeg er glad").get_by_role("radio", name="Nogle gange").tap()
+    page.get_by_role("group", name="Bekymrer du dig?").get_by_role("radio", name="Nej").tap()
+    type_in(page.get_by_label("Timers søvn", exact=True), "8")
+    type_in(page.get_by_label("Dato for samtalen"), "2026-11-30")
+    page.get_by_role("button", name="Næste", exact=True).tap()
+    page.get_by_role("button", name="Tilføj en mere").tap()
+    type_in(entry(page, "Nr. 1").get_by_label("Navn"), "Mormor")
+    page.wait_for_function("""async (uuid) => {
+        const kept = await window.FormengineStore.form(uuid);
+        return !!kept && !!kept.state && JSON.stringify(kept.state.answers).includes('Mormor');
+    }""", arg=uuid)
+
+    # From here the form's state is not written on the tablet (as when the page is reloaded in the
+    # moment between an answer and that write): the answers are only in the answer queue.
+    page.evaluate(STATE_WRITES_BLOCKED)
+    type_in(entry(page, "Nr. 1").get_by_label("Besøg om måneden"), "4")
+    page.get_by_role("button", name="Tilføj en mere").tap()
+    page.get_by_role("button", name="Answer in English").tap()
+    entry(page, "Entry 2").wait_for()
+    # Every save given offline is in the answer queue (ten: five steps' answers and moves, two adds, two
+    # names and numbers of the first entry, the language) when the page is reloaded.
+    page.wait_for_function("async (uuid) => (await window.FormengineQueue.waiting())[uuid] === 10", arg=uuid)
+    reload_offline(page)
+    unlock_kept_forms(page)
+
+    # The reopened step shows every answer the screen showed, in the language chosen, the added entry once.
+    first = entry(page, "Entry 1")
+    first.wait_for()
+    assert first.get_by_label("Name").input_value() == "Mormor"
+    assert first.get_by_label("Visits a month").input_value() == "4"
+    second = entry(page, "Entry 2")
+    assert second.get_by_label("Name").input_value() == ""
+    assert entry(page, "Entry 3").count() == 0
+    assert progress(page) == "Part 4 of 5"
+    type_in(second.get_by_label("Name"), "Nabo")
+    type_in(second.get_by_label("Visits a month"), "1")
+    page.get_by_role("button", name="Add an entry").tap()
+    type_in(entry(page, "Entry 3").get_by_label("Name"), "Lærer")
+    type_in(entry(page, "Entry 3").get_by_label("Visits a month"), "2")
+    page.get_by_role("button", name="Next", exact=True).tap()
+    page.get_by_role("group", name="Give stars").get_by_role("radio").nth(2).tap()
+    page.get_by_role("button", name="Next", exact=True).tap()
+
+    page.get_by_role("heading", name="Check the answers").wait_for()
+    rows = review_rows(page)
+    assert rows["Who helps you?"] == ("Entry 1 Name Mormor Visits a month 4 "
+                                      "Entry 2 Name Nabo Visits a month 1 "
+                                      "Entry 3 Name Lærer Visits a month 2")
+    assert rows["Hours of sleep"] == "8"
+    assert page.locator(".must-answer").count() == 0
+    page.get_by_role("button", name="Submit the answers").tap()
+    page.get_by_role("heading", name="Thank you for your answers").wait_for()
+
+    page.context.set_offline(False)
+    wait_until_submitted(page, live_app, uuid)
+    response = stored(live_app, uuid)
+    assert response.status == "submitted" and response.language == "en"
+    assert response.answers == {
+        "mood": 1, "worry": False, "hours": 8, "seen_on": "2026-11-30",
+        "helpers": [{"helper_name": "Mormor", "helper_visits": 4},
+                    {"helper_name": "Nabo", "helper_visits": 1},
+                    {"helper_name": "Lærer", "helper_visits": 2}],
+        "stars": 2,
+    }
+    with get_db(live_app).session() as session:
+        submits = select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "submit", AuditEvent.entity_id == uuid)
+        assert session.scalar(submits) == 1
