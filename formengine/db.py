@@ -141,7 +141,7 @@ def load_plain(session: Session, model: Any, where: dict[str, Any],
     """
     mapper = model.__mapper__
     dialect = session.get_bind().dialect
-    if dialect.paramstyle not in ("pyformat", "named") and dialect.name != "sqlite":
+    if not _plain_dialect(dialect):
         return session.scalars(select_where(model, where)).one_or_none()
     columns = keys or tuple(column.key for column in mapper.column_attrs)
     cache_key = (model, columns, tuple(where), dialect.name, dialect.paramstyle)
@@ -149,24 +149,110 @@ def load_plain(session: Session, model: Any, where: dict[str, Any],
     if plan is None:
         plan = _PLAIN.setdefault(cache_key, _plain_query(session, model, columns, tuple(where)))
     query, processors = plan
+    rows = _fetch(session, query, where)
+    if not rows:
+        return None
+    if len(rows) > 1:
+        raise LookupError(f"{model.__name__}: more than one row for {sorted(where)}")
+    return _loaded(session, mapper, columns, rows[0], processors)
+
+
+def load_plain_with(session: Session, model: Any, where: dict[str, Any], keys: tuple[str, ...] | None,
+                    other: Any, other_where: dict[str, Any], same: dict[str, str]) -> tuple[Any, Any]:
+    """``load_plain(session, model, where, keys)`` and, in the same statement, one row of ``other``.
+
+    The row of ``other`` is the one where each column in ``other_where``
+    equals its value and each column of ``other`` named in ``same`` equals the
+    column of ``model`` it maps to (``{"municipality_id": "municipality_id"}``);
+    all its columns are read. Returns ``(row, other_row)``: ``(None, None)``
+    when there is no row of ``model``, ``(row, None)`` when there is none of
+    ``other``. One round trip to the database instead of two. ``other_where``
+    must select at most one row.
+    """
+    dialect = session.get_bind().dialect
+    if not _plain_dialect(dialect):
+        first = session.scalars(select_where(model, where)).one_or_none()
+        if first is None:
+            return None, None
+        condition = {**other_where, **{key: getattr(first, mine) for key, mine in same.items()}}
+        return first, session.scalars(select_where(other, condition)).one_or_none()
+    mapper, other_mapper = model.__mapper__, other.__mapper__
+    columns = keys or tuple(column.key for column in mapper.column_attrs)
+    other_columns = tuple(column.key for column in other_mapper.column_attrs)
+    cache_key = (model, columns, tuple(where), other, tuple(other_where), tuple(same.items()), dialect.name,
+                 dialect.paramstyle)
+    plan = _PLAIN.get(cache_key)
+    if plan is None:
+        plan = _PLAIN.setdefault(cache_key, _plain_join_query(session, model, columns, tuple(where), other,
+                                                              other_columns, tuple(other_where), same))
+    query, processors = plan
+    params = {**{f"a_{key}": value for key, value in where.items()},
+              **{f"b_{key}": value for key, value in other_where.items()}}
+    rows = _fetch(session, query, params)
+    if not rows:
+        return None, None
+    if len(rows) > 1:
+        raise LookupError(f"{model.__name__}, {other.__name__}: more than one row")
+    row, split = rows[0], len(columns)
+    first = _loaded(session, mapper, columns, row[:split], processors[:split])
+    second_row = row[split:]
+    key_positions = [other_columns.index(other_mapper.get_property_by_column(column).key)
+                     for column in other_mapper.primary_key]
+    if all(second_row[position] is None for position in key_positions):
+        return first, None  # no row of ``other`` joined
+    return first, _loaded(session, other_mapper, other_columns, second_row, processors[split:])
+
+
+def _plain_dialect(dialect: Any) -> bool:
+    return dialect.paramstyle in ("pyformat", "named") or dialect.name == "sqlite"
+
+
+def _plain_join_query(session: Session, model: Any, keys: tuple[str, ...], where: tuple[str, ...],
+                      other: Any, other_keys: tuple[str, ...], other_where: tuple[str, ...],
+                      same: dict[str, str]) -> tuple[str, list[Any]]:
+    dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
+    named = "%({})s" if dialect.paramstyle == "pyformat" else ":{}"
+
+    def column(table_model: Any, key: str) -> str:
+        return quote(table_model.__mapper__.column_attrs[key].columns[0].name)
+
+    def processor(table_model: Any, key: str) -> Any:
+        return (table_model.__mapper__.column_attrs[key].columns[0].type.dialect_impl(dialect)
+                .result_processor(dialect, None))
+
+    selected = ", ".join([f"a.{column(model, key)}" for key in keys] + [f"b.{column(other, key)}"
+                                                                        for key in other_keys])
+    joined = " AND ".join(
+        [f"b.{column(other, key)} = {named.format('b_' + key)}" for key in other_where]
+        + [f"b.{column(other, key)} = a.{column(model, mine)}" for key, mine in same.items()])
+    condition = " AND ".join(f"a.{column(model, key)} = {named.format('a_' + key)}" for key in where)
+    processors = [processor(model, key) for key in keys] + [processor(other, key) for key in other_keys]
+    query = (f"SELECT {selected} FROM {quote(model.__table__.name)} a"
+             f" LEFT JOIN {quote(other.__table__.name)} b ON {joined} WHERE {condition}")
+    return query, processors
+
+
+def _fetch(session: Session, query: str, params: dict[str, Any]) -> list[Any]:
+    """The rows of a plain ``query``, run on the driver's cursor in the session's transaction."""
     connection = session.connection()  # the session's transaction, begun as for any query
     try:
         # The driver's cursor itself: no result description is built for one row of known columns.
         cursor = connection.connection.cursor()
         try:
-            cursor.execute(query, where)
-            rows = cursor.fetchall()
+            cursor.execute(query, params)
+            return list(cursor.fetchall())
         finally:
             cursor.close()
     except connection.dialect.loaded_dbapi.Error:
         # Again through SQLAlchemy, which raises its own error for it and drops a broken connection.
-        rows = list(connection.exec_driver_sql(query, where).all())
-    if not rows:
-        return None
-    if len(rows) > 1:
-        raise LookupError(f"{model.__name__}: more than one row for {sorted(where)}")
+        return list(connection.exec_driver_sql(query, params).all())
+
+
+def _loaded(session: Session, mapper: Any, columns: tuple[str, ...], row: Any, processors: list[Any]) -> Any:
+    """The object of one plain row, put into ``session`` as if the ORM had loaded it."""
     values = {key: (process(value) if process is not None else value)
-              for key, value, process in zip(columns, rows[0], processors, strict=True)}
+              for key, value, process in zip(columns, row, processors, strict=True)}
     identity = mapper.identity_key_from_primary_key(
         [values[mapper.get_property_by_column(column).key] for column in mapper.primary_key])
     present = session.identity_map.get(identity)

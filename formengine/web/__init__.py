@@ -5,21 +5,25 @@ from __future__ import annotations
 from flask import Flask, request, session
 from flask_babel import Babel
 from flask_login import LoginManager
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError
 
 from formengine.db import db_session
 from formengine.models import User
+from formengine.web.checked import CheckedCSRFProtect, CheckedSessionInterface
 from formengine.web.hx import htmx
 
-csrf = CSRFProtect()
+csrf = CheckedCSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
 
 
 def init_web(app: Flask) -> None:
     from formengine.web import params
-    from formengine.web.access import select_locale, ui_lang
+    from formengine.web.access import prefetch_response, select_locale, ui_lang
 
+    # Flask's signed session cookie and Flask-WTF's CSRF check; a value checked recently is not checked
+    # again (web/checked.py).
+    app.session_interface = CheckedSessionInterface()
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     htmx.init_app(app)
@@ -33,7 +37,17 @@ def init_web(app: Flask) -> None:
         from formengine.web import sessions
 
         number = params.parse_id(user_id)
-        user = sessions.load_user(db_session(), number) if number is not None else None
+        if number is None:
+            return None
+        response_uuid = (request.view_args or {}).get("response_uuid")
+        if isinstance(response_uuid, str) and params.is_uuid(response_uuid):
+            # A request about one response (the stepper's): that response is read in the same query,
+            # scoped to the user's municipality, and response_or_404 takes it from there.
+            user, response = sessions.load_user_and_response(db_session(), number, response_uuid)
+            if user is not None:
+                prefetch_response(response_uuid, user.municipality_id, response)
+        else:
+            user = sessions.load_user(db_session(), number)
         if user is None or not user.active or not sessions.is_valid(user):
             return None
         return user

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any
 
-from flask import abort, current_app, session
+from flask import abort, current_app, g, session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -146,15 +146,33 @@ def _scoped_or_404(model: Any, *where: Any) -> Any:
     return row
 
 
+_PREFETCHED = "formengine_prefetched_response"
+
+
+def prefetch_response(response_uuid: str, municipality_id: int | None, response: Response | None) -> None:
+    """Keep for :func:`response_or_404` the response ``response_uuid`` of ``municipality_id`` (None: none).
+
+    Called by the user loader, which reads a stepper request's response with
+    the signed-in user in one query.
+    """
+    setattr(g, _PREFETCHED, (response_uuid, municipality_id, response))
+
+
 def response_or_404(response_uuid: str) -> Response:
     """A response the current user may see, or 404."""
     if not params.is_uuid(response_uuid):
         abort(404)
-    if current_user.is_sysadmin or current_user.municipality_id is None:
+    user = current_user._get_current_object()
+    if user.is_sysadmin or user.municipality_id is None:
         return _scoped_or_404(Response, Response.uuid == response_uuid)
-    # Every stepper request's lookup: the same condition as scope() adds, in one plain query.
-    row = load_plain(db_session(), Response, {"uuid": response_uuid,
-                                              "municipality_id": current_user.municipality_id})
+    prefetched = g.get(_PREFETCHED)
+    if prefetched is not None and prefetched[0] == response_uuid and prefetched[1] == user.municipality_id:
+        # Read with the signed-in user, with the same condition as below.
+        row = prefetched[2]
+    else:
+        # Every stepper request's lookup: the same condition as scope() adds, in one plain query.
+        row = load_plain(db_session(), Response, {"uuid": response_uuid,
+                                                  "municipality_id": user.municipality_id})
     if row is None:
         abort(404)
     return row

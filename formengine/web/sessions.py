@@ -12,7 +12,9 @@ costs nothing extra: the user row is loaded on every request anyway.
 
 The signed-in user is read on every request (:func:`load_user`) with one
 plain query of the columns a request needs, not through the ORM's loading
-(which cost about as much as the query itself).
+(which cost about as much as the query itself). A request about one response
+(the stepper's routes) reads that response, scoped to the user's
+municipality, in the same query (:func:`load_user_and_response`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ import time
 from flask import current_app, session
 from sqlalchemy.orm import Session
 
-from formengine.db import load_plain
-from formengine.models import User
+from formengine.db import load_plain, load_plain_with
+from formengine.models import Response, User
 
 VERSION_KEY = "_sv"
 LOGIN_AT_KEY = "_login_at"
@@ -41,6 +43,20 @@ def load_user(dbs: Session, user_id: int) -> User | None:
     """The user ``user_id`` in ``dbs``, as if the session had loaded it (None if there is none)."""
     user: User | None = load_plain(dbs, User, {"id": user_id}, keys=_LOADED)
     return user
+
+
+def load_user_and_response(dbs: Session, user_id: int,
+                           response_uuid: str) -> tuple[User | None, Response | None]:
+    """The user ``user_id`` and, in the same query, the response ``response_uuid`` of their municipality.
+
+    The response is None when there is none with that id in the user's
+    municipality (the condition :func:`formengine.web.access.scope` adds); a
+    user without a municipality (a system administrator) gets None, and their
+    lookup goes through ``scope()`` as before.
+    """
+    user, response = load_plain_with(dbs, User, {"id": user_id}, _LOADED, Response, {"uuid": response_uuid},
+                                     same={"municipality_id": "municipality_id"})
+    return user, response
 
 
 def start(user: User) -> None:

@@ -28,11 +28,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import current_app, request
-from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 
 from formengine.instruments import Definition, code_key
 from formengine.web import params
+from formengine.web.checked import form_token
 
 EXTENSION_KEY = "formengine.step_fragments"
 # At most this many fragments per application (a few kilobytes each); the oldest go first.
@@ -128,4 +128,4 @@ def render(view: Any, values: Mapping[str, Any], handover: bool, timeout: int,
             store.entries[key] = entry
     return (entry[2].replace(RESPONSE_MARK, response.uuid)
             .replace(VERSION_MARK, str(response.version))
-            .replace(TOKEN_MARK, str(escape(generate_csrf()))))
+            .replace(TOKEN_MARK, str(escape(form_token()))))
