@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import CursorResult, create_engine, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
@@ -201,6 +201,48 @@ def load_plain_with(session: Session, model: Any, where: dict[str, Any], keys: t
     if all(second_row[position] is None for position in key_positions):
         return first, None  # no row of ``other`` joined
     return first, _loaded(session, other_mapper, other_columns, second_row, processors[split:])
+
+
+_PLAIN_WRITES: dict[tuple[Any, ...], tuple[str, list[tuple[str, Any, Any]], bool]] = {}
+
+
+def execute_plain(session: Session, statement: Any, params: dict[str, Any]) -> int:
+    """Run the UPDATE ``statement`` (built once, with bound parameters) with ``params``; the row count.
+
+    Compiled once per set of parameter names and sent to the driver's cursor
+    in the session's transaction, with the values converted by the columns'
+    own types, as SQLAlchemy's execution would send them; its statement
+    caching and result handling cost more than the write.
+    """
+    dialect = session.get_bind().dialect
+    if not _plain_dialect(dialect) or dialect.paramstyle not in ("pyformat", "qmark", "named"):
+        return int(cast("CursorResult[Any]", session.execute(statement, params)).rowcount)
+    names = tuple(sorted(params))
+    cache_key = (statement, names, dialect.name, dialect.paramstyle)
+    plan = _PLAIN_WRITES.get(cache_key)
+    if plan is None:
+        table_columns = set(statement.table.c.keys())
+        compiled = statement.compile(dialect=dialect, column_keys=[n for n in names if n in table_columns])
+        order = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+        binds = [(name, compiled.binds[name].value,
+                  compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in order]
+        plan = _PLAIN_WRITES.setdefault(cache_key, (compiled.string, binds, bool(compiled.positional)))
+    query, binds, positional = plan
+    values = [(name, params[name] if name in params else default) for name, default, _p in binds]
+    converted = [(name, process(value) if process is not None else value)
+                 for (name, value), (_n, _d, process) in zip(values, binds, strict=True)]
+    arguments: Any = tuple(value for _n, value in converted) if positional else dict(converted)
+    connection = session.connection()
+    try:
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(query, arguments)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+    except connection.dialect.loaded_dbapi.Error:
+        # Again through SQLAlchemy, which raises its own error for it and drops a broken connection.
+        return int(cast("CursorResult[Any]", session.execute(statement, params)).rowcount)
 
 
 def _plain_dialect(dialect: Any) -> bool:

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from formengine import audit
+from formengine.db import execute_plain
 from formengine.instruments import (
     AnswerError,
     AnswerRefused,
@@ -107,10 +108,10 @@ def _write(session: Session, response: Response, expected_version: int,
     new_version = expected_version + 1
     values = {"answers": answers, "declined": declined, "version": new_version, "updated_at": now, **extra}
     # A plain UPDATE of the table (not the ORM's bulk update, which costs a third of the save's
-    # database work in Python); its result is a CursorResult, which has the row count.
-    result = cast("CursorResult[Any]", session.execute(
-        _COMPARE_AND_SET, {**values, "where_id": response.id, "where_version": expected_version}))
-    if result.rowcount != 1:
+    # database work in Python), compiled once and sent to the driver as it is.
+    rowcount = execute_plain(session, _COMPARE_AND_SET,
+                             {**values, "where_id": response.id, "where_version": expected_version})
+    if rowcount != 1:
         # Another request won the race between our read and our write.
         session.rollback()
         session.refresh(response)
