@@ -13,6 +13,16 @@ from formengine.web.checked import CheckedCSRFProtect, CheckedSessionInterface
 from formengine.web.hx import htmx
 
 csrf = CheckedCSRFProtect()
+
+# Sent with every reply (unless the view set its own).
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Content-Security-Policy",
+     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"),
+)
 login_manager = LoginManager()
 babel = Babel()
 
@@ -101,16 +111,14 @@ def init_web(app: Flask) -> None:
 
     @app.after_request
     def _security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-        )
-        if request.endpoint and request.endpoint != "static":
-            response.headers.setdefault("Cache-Control", "no-store")
+        # Each header unless the view set its own (one pass over the reply's headers, not one per header).
+        headers = response.headers
+        present = {name.lower() for name, _value in headers.items()}
+        for name, value in SECURITY_HEADERS:
+            if name.lower() not in present:
+                headers.add(name, value)
+        if "cache-control" not in present and request.endpoint and request.endpoint != "static":
+            headers.add("Cache-Control", "no-store")
         return response
 
     from formengine.web.flag_texts import explain_flag
