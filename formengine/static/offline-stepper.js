@@ -716,8 +716,13 @@
     if (replaying) { replaying.push([fields, key]); return false; }  // applied after the waiting ones (replay)
     var nav = record(fields);
     applied = key || applied;
-    if (nav) { keepState(); }
-    if (!offline() || !nav) { return false; }
+    if (!nav) { return false; }
+    var moves = !nav.refused && nav.go !== "stay";
+    // The state kept with this save names the step it leads to (the server's reply leads there too): a
+    // reload in the moment before the next step's own state is written reopens there, not a step back.
+    if (moves) { current = nextStep(nav.page, nav.go, nav.before, nav.decline); }
+    keepState();
+    if (!offline()) { return false; }
     if (nav.refused) { return { refused: nav.refused }; }
     if (nav.go === "stay") {
       refreshShown(nav.page);
@@ -725,8 +730,7 @@
       var appeared = shownOn(page).some(function (i) { return nav.before.indexOf(i) < 0 && !hasAnswer(i); });
       return { stay: true, appeared: appeared };
     }
-    var target = nextStep(nav.page, nav.go, nav.before, nav.decline);
-    if (target === null) { showReview(); } else { showPage(target); }
+    if (current === null) { showReview(); } else { showPage(current); }
     return true;
   }
 

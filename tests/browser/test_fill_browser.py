@@ -350,6 +350,8 @@ def test_sdq_impact_questions_appear_only_after_a_yes_to_difficulties(tablet, li
     page.get_by_role("heading", name=REVIEW_DA).wait_for()
     # Changing the answer to "no" takes the impact questions away again.
     page.get_by_role("link", name=overall).tap()
+    page.wait_for_url(re.compile(r"page=overall"))
+    page.wait_for_load_state()  # the step's scripts run before the answer is tapped, as for a person
     tap_answer(page, overall, "Nej")
     page.get_by_role("heading", name=REVIEW_DA).wait_for()
     assert page.get_by_text("gælder ikke længere").is_visible()  # the impact answers will not be submitted

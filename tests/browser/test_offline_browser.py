@@ -53,6 +53,7 @@ STORED_ON_DEVICE = """() => new Promise((resolve, reject) => {
       sealed: Array.from(new Uint8Array(r.data), b => String.fromCharCode(b)).join('')})));
   };
   req.onerror = () => reject(req.error);
+  req.onblocked = () => reject(new Error('blocked'));
 })"""
 
 
