@@ -8,10 +8,13 @@ FORMENGINE_REQUIRE_BROWSER=1 (CI), where a missing browser is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import threading
+import warnings
 from pathlib import Path
 
 import pytest
@@ -42,8 +45,22 @@ def _unavailable(reason: str):
     pytest.skip(reason)
 
 
+class Chromium:
+    """Debian's chromium for the run, launched again when a test had to end it (see ``close_context``)."""
+
+    def __init__(self, playwright, path: str):
+        self.playwright = playwright
+        self.path = path
+        self.current = None
+
+    def get(self):
+        if self.current is None or not self.current.is_connected():
+            self.current = self.playwright.chromium.launch(executable_path=self.path, args=CHROMIUM_ARGS)
+        return self.current
+
+
 @pytest.fixture(scope="session")
-def browser():
+def chromium():
     """One chromium for the whole run (contexts keep the tests apart)."""
     path = _chromium_path()
     if not path:
@@ -53,9 +70,75 @@ def browser():
     except ImportError:
         _unavailable("the playwright package is not installed")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        launched = Chromium(playwright, path)
+        yield launched
+        if launched.current is not None and launched.current.is_connected():
+            launched.current.close()
+
+
+@pytest.fixture
+def browser(chromium):
+    return chromium.get()
+
+
+def _chromium_processes() -> list[int]:
+    """The chromium processes this test process started (its descendants named chrom...), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat[stat.rindex(")") + 2:].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            program = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if "chrom" in Path(program.decode(errors="replace")).name:
+            found.append(pid)
+    return found
+
+
+def _end_chromium() -> None:
+    for pid in _chromium_processes():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def close_context(context, patience: float = 60) -> None:
+    """Close a browser context; if chromium has not closed it within ``patience`` seconds, end chromium.
+
+    On a loaded machine chromium was seen never to finish closing a context whose pages had used the
+    service worker (and to stay wedged for the tests after). The test's own checks are done by then;
+    the next test gets a freshly launched chromium, and the run says it happened.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+
+    ended = threading.Event()
+
+    def end():
+        ended.set()
+        _end_chromium()
+
+    timer = threading.Timer(patience, end)
+    timer.start()
+    try:
+        context.close()
+    except PlaywrightError:
+        if not ended.is_set():
+            raise
+    finally:
+        timer.cancel()
+    if ended.is_set():
+        warnings.warn(f"chromium did not close a browser context within {patience:.0f} s; it was ended "
+                      "and is launched again", stacklevel=2)
 
 
 class LiveServer:
@@ -109,7 +192,7 @@ def tablet(browser, live_server, request):
     page.orientation = orientation
     page.shots = Screenshots(request.node.name)
     yield page
-    context.close()
+    close_context(context)
 
 
 class Screenshots:

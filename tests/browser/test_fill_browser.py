@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from formengine.db import get_db
 from formengine.models import Response, Score
 from formengine.registry import get_registry
-from tests.browser.conftest import run_axe
+from tests.browser.conftest import close_context, run_axe
 
 pytestmark = pytest.mark.browser
 
@@ -391,7 +391,7 @@ def test_without_javascript_the_form_still_works_with_plain_posts(browser, live_
         assert page.get_by_text("Ingen indikation").is_visible()  # 15 of 25 -> 60
         assert stored(live_app, uuid).answers == {f"who5_{i}": 3 for i in range(1, 6)}
     finally:
-        context.close()
+        close_context(context)
 
 
 @pytest.mark.parametrize("tablet", ["portrait"], indirect=True)

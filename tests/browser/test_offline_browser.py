@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from formengine.db import get_db
 from formengine.models import AuditEvent, Score
-from tests.browser.conftest import VIEWPORTS
+from tests.browser.conftest import VIEWPORTS, close_context
 from tests.browser.test_fill_browser import login, progress, response_uuid, start, stored, tap_answer
 
 pytestmark = pytest.mark.browser
@@ -358,7 +358,7 @@ def test_answers_given_offline_are_sent_after_the_browser_is_restarted(browser, 
         wait_until_sent(page)
         assert stored(live_app, uuid).version == 3
     finally:
-        context.close()
+        close_context(context)
 
 
 @pytest.mark.parametrize("tablet", ["landscape"], indirect=True)
@@ -408,7 +408,7 @@ def test_without_javascript_the_page_says_that_answering_offline_is_not_availabl
         with page.expect_navigation():
             page.get_by_role("button", name="Næste", exact=True).tap()
     finally:
-        context.close()
+        close_context(context)
 
 
 @pytest.mark.parametrize("tablet", ["portrait"], indirect=True)

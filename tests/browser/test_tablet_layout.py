@@ -27,7 +27,7 @@ from formengine.drafts import save_answers
 from formengine.models import Response, User
 from formengine.registry import get_registry
 from formengine.responses import start_draft
-from tests.browser.conftest import ARTIFACTS, run_axe
+from tests.browser.conftest import ARTIFACTS, close_context, run_axe
 from tests.browser.test_fill_browser import login
 
 pytestmark = pytest.mark.browser
@@ -346,4 +346,4 @@ def test_after_an_answer_the_next_question_of_a_long_step_comes_into_view(browse
             page.wait_for_function(in_view, arg=following, timeout=5000)
         page.screenshot(path=str(ARTIFACTS / f"long-step-{motion}.png"))
     finally:
-        context.close()
+        close_context(context)
