@@ -329,7 +329,7 @@ def test_handed_over_offline_then_reloaded_with_a_network_the_form_stays_locked_
     form_link(page, KIDSCREEN, "Ung").tap()
     page.wait_for_url(re.compile(r"/fill/"))
     uuid = re.search(r"/fill/([0-9a-f-]{36})", page.url).group(1)
-    page.wait_for_function("() => window.FormengineOffline.current() !== null")
+    page.wait_for_function("() => !!window.FormengineOffline && window.FormengineOffline.current() !== null")
     page.context.set_offline(True)
     page.get_by_role("button", name="Giv tabletten videre").tap()  # only the page knows: no network
     page.get_by_role("button", name="Giv tabletten tilbage").wait_for()
@@ -352,13 +352,13 @@ def test_handed_over_offline_then_reloaded_with_a_network_the_form_stays_locked_
     page.reload()
     give_back = page.get_by_role("link", name="Giv tabletten tilbage")
     give_back.wait_for()
-    page.wait_for_function("() => window.FormengineOffline.current() !== null")
+    page.wait_for_function("() => !!window.FormengineOffline && window.FormengineOffline.current() !== null")
     assert page.get_by_role("button", name="Giv tabletten tilbage").count() == 0
     give_back.tap()
     page.get_by_label("Pinkode eller adgangskode", exact=True).fill("1234")
     page.get_by_role("button", name="Lås op").tap()
     page.get_by_role("navigation").wait_for()
-    page.wait_for_function("() => window.FormengineOffline.current() !== null")
+    page.wait_for_function("() => !!window.FormengineOffline && window.FormengineOffline.current() !== null")
     assert page.get_by_role("button", name="Giv tabletten videre").is_visible()
     assert page.get_by_role("button", name="Giv tabletten tilbage").count() == 0
     page.goto("/families")
