@@ -368,14 +368,8 @@ def test_offline_goals_left_empty_do_not_count_and_are_not_kept_at_the_synced_su
     assert response.status == "submitted" and response.answers == {"goals": [{"goal": "Mere ro om morgenen"}]}
 
 
-STATE_WRITES_BLOCKED = "() => { window.FormengineStore.saveState = () => Promise.resolve(); }"
-
-
-@pytest.mark.parametrize("tablet", ["landscape"], indirect=True)
-def test_answers_given_just_before_a_reload_offline_are_shown_after_it_and_synced_once(tablet, live_app):
-    from tests.browser.test_visit_browser import reload_offline, unlock_kept_forms
-
-    page = tablet
+def kitchen_prepared_and_answered_offline(page):
+    """A practice fill of the test instrument, prepared, then three answers given offline; its id."""
     login(page)
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     start(page, KITCHEN)
@@ -385,6 +379,18 @@ def test_answers_given_just_before_a_reload_offline_are_shown_after_it_and_synce
     page.get_by_role("group", name="Jeg er glad").get_by_role("radio", name="Nogle gange").tap()
     page.get_by_role("group", name="Bekymrer du dig?").get_by_role("radio", name="Nej").tap()
     type_in(page.get_by_label("Timers søvn", exact=True), "8")
+    return uuid
+
+
+STATE_WRITES_BLOCKED = "() => { window.FormengineStore.saveState = () => Promise.resolve(); }"
+
+
+@pytest.mark.parametrize("tablet", ["landscape"], indirect=True)
+def test_answers_given_just_before_a_reload_offline_are_shown_after_it_and_synced_once(tablet, live_app):
+    from tests.browser.test_visit_browser import reload_offline, unlock_kept_forms
+
+    page = tablet
+    uuid = kitchen_prepared_and_answered_offline(page)
     type_in(page.get_by_label("Dato for samtalen"), "2026-11-30")
     page.get_by_role("button", name="Næste", exact=True).tap()
     page.get_by_role("button", name="Tilføj en mere").tap()
@@ -469,15 +475,7 @@ def test_a_reload_right_after_next_offline_reopens_on_the_step_it_led_to(tablet,
     from tests.browser.test_visit_browser import reload_offline, unlock_kept_forms
 
     page = tablet
-    login(page)
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
-    start(page, KITCHEN)
-    uuid = response_uuid(page)
-    prepare(page)
-    page.context.set_offline(True)
-    page.get_by_role("group", name="Jeg er glad").get_by_role("radio", name="Nogle gange").tap()
-    page.get_by_role("group", name="Bekymrer du dig?").get_by_role("radio", name="Nej").tap()
-    type_in(page.get_by_label("Timers søvn", exact=True), "8")
+    uuid = kitchen_prepared_and_answered_offline(page)
     page.wait_for_function("""async (uuid) => {
         const kept = await window.FormengineStore.form(uuid);
         return !!kept && !!kept.state && kept.state.answers.hours === 8;
