@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from formengine import audit
 from formengine.instruments import ScoreResult
@@ -79,6 +79,8 @@ def open_alerts(session: Session, municipality_id: int | None, *, family_id: int
         stmt = stmt.where(Alert.person_id == person_id)
     if response_id is not None:
         stmt = stmt.where(Alert.response_id == response_id)
+    # The lists show each alert's response link, family and person: loaded with the alerts, not one by one.
+    stmt = stmt.options(selectinload(Alert.response), selectinload(Alert.family), selectinload(Alert.person))
     return list(session.scalars(stmt.order_by(Alert.raised_at.desc(), Alert.id.desc())))
 
 

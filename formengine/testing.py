@@ -13,7 +13,9 @@ returns every declared score, is deterministic and pure (no Flask, no
 database), that the derived answer schema rejects bad input, and that every
 known-answer vector in ``vectors.jsonl`` beside the plugin passes. Every
 result it sees must also keep the declared ranges and band codes, and every
-flag needs a readable message.
+flag needs a readable message and, unless the core explains its code
+(``CONVENTIONAL_FLAG_CODES``), a text in Danish and English in the
+definition's ``flag_texts``.
 
 The same checks are available as pytest fixtures without any import: the
 ``formengine`` distribution registers :mod:`formengine.pytest_plugin` under
@@ -34,6 +36,7 @@ from typing import Any
 from unittest import mock
 
 from formengine.instruments import (
+    CONVENTIONAL_FLAG_CODES,
     AnswerError,
     Definition,
     DefinitionError,
@@ -176,9 +179,15 @@ def result_problems(instrument: Instrument, result: ScoreResult) -> list[str]:
             problems.append(f"band {band!r} of {name} is not one of {sorted(spec['bands'])}")
         if spec is not None and result.scores.get(name) is None:
             problems.append(f"{name} has a band but no value")
+    flag_texts = instrument.definition.data.get("flag_texts", {})
     for flag in result.flags:
         if not flag.code or not flag.message.strip():
             problems.append(f"flag {flag.code!r} has no readable message")
+        elif flag.code not in CONVENTIONAL_FLAG_CODES and flag.code not in flag_texts:
+            # The team member reads a flag in their own language; the scoring's message is English
+            # (the meta-schema makes every flag_texts entry Danish and English).
+            problems.append(f"flag {flag.code!r} has no Danish and English text in the definition's "
+                            "flag_texts")
     return problems
 
 

@@ -78,7 +78,9 @@ def test_an_alert_shows_on_every_team_page_until_acknowledged_with_a_note(app, l
     client = login_as("team-a")
     for name, html in _pages(client, low_who5).items():
         assert HEADING in html, name
-        assert "Topp et al. 2015" in html or "depression" in html, name
+        # In the team member's language, not the scoring's English sentence.
+        assert "Trivselsscoren ligger i det område, hvor WHO-5" in html, name
+        assert "Percent score" not in html, name
         assert "Kvittér for advarslen" in html, name
     family_page = _page(client, f"/families/{low_who5['family']}")
     alert_id = _alert(app).id
@@ -104,6 +106,15 @@ def test_an_alert_shows_on_every_team_page_until_acknowledged_with_a_note(app, l
         assert [(e.action, e.entity_id) for e in events] == [("update", str(alert.id))]
         assert "Talt med" not in str(events[0].detail)  # the note stays on the alert, not in the trail
     assert (alert.note, alert.acknowledged_by) == ("Talt med den unge; henvist til egen læge", team_a.id)
+
+
+def test_the_due_list_says_which_family_and_person_each_alert_is_about(app, low_who5, login_as):
+    client = login_as("team-a")
+    due = _page(client, "/due")
+    alerts = due[due.index(HEADING):due.index("</section>", due.index(HEADING))]
+    family = low_who5["family"]
+    assert f'href="/families/{family}">ALERT-1</a>' in alerts
+    assert "Stor (" in alerts  # the young person the WHO-5 is about, with their role
 
 
 def test_another_municipality_cannot_see_or_acknowledge_the_alert(app, low_who5, login_as):

@@ -126,6 +126,37 @@ def test_bare_flags_fail(tmp_path):
         check_plugin(plugin(tmp_path, score=bare))
 
 
+def test_a_flag_without_danish_and_english_text_fails_and_passes_with_it(tmp_path):
+    def alerting(answers, context=None):
+        result = good_score(answers)
+        if result.scores["sum"] == 2:
+            result.flag("both_yes", "Both answers are yes: follow up.", "alert")
+        return result
+
+    with pytest.raises(ConformanceError, match="flag 'both_yes' has no Danish and English text"):
+        check_plugin(plugin(tmp_path, score=alerting))
+    texts = {"both_yes": {"da": "Begge svar er ja.", "en": "Both answers are yes."}}
+    both = {**DEFINITION, "flag_texts": texts}
+    assert [i.id for i in check_plugin(plugin(tmp_path, score=alerting, definition=both))] == ["toy"]
+
+
+def test_the_core_explains_every_conventional_code_in_both_languages(make_app):
+    from flask_babel import force_locale
+
+    from formengine.instruments import CONVENTIONAL_FLAG_CODES
+    from formengine.web.flag_texts import explain_flag
+
+    app = make_app()
+    shown = {}
+    for lang in ("da", "en"):
+        with app.test_request_context(), force_locale(lang):
+            for code in CONVENTIONAL_FLAG_CODES:
+                text = explain_flag({"code": code, "message": "the scoring's message"}, None, lang)["text"]
+                assert text != "the scoring's message", (code, lang)
+                shown[code, lang] = text
+    assert all(shown[code, "da"] != shown[code, "en"] for code in CONVENTIONAL_FLAG_CODES)
+
+
 def test_every_bundled_plugin_runs_the_kit_in_its_tests():
     for name in ("who5", "sdq", "pss", "kidscreen", "yls_cmi"):
         sources = "".join(p.read_text("utf-8") for p in (ROOT / "plugins" / name / "tests").glob("test_*.py"))

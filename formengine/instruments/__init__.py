@@ -18,6 +18,7 @@ from formengine.instruments.definition import (
 )
 from formengine.instruments.instrument import Instrument, Reliability, ScoringError
 from formengine.instruments.scoring import (
+    CONVENTIONAL_FLAG_CODES,
     FLAG_LEVELS,
     SCORING_FAILED,
     Flag,
@@ -30,6 +31,7 @@ from formengine.instruments.settings import Setting
 from formengine.instruments.versions import Migration, breaking_changes
 
 __all__ = [
+    "CONVENTIONAL_FLAG_CODES",
     "FLAG_LEVELS",
     "SCORING_FAILED",
     "AnswerCodec",

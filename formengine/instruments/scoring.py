@@ -45,6 +45,10 @@ def round_half_up(value: float, ndigits: int = 0) -> float | int:
 
 FLAG_LEVELS = ("info", "warning", "alert")
 SCORING_FAILED = "scoring_failed"
+# Codes the core explains in the reader's language itself (formengine.web.flag_texts); every
+# other code a scoring returns needs the definition's ``flag_texts`` in Danish and English.
+CONVENTIONAL_FLAG_CODES = frozenset({"missing_items", "prorated", "scale_missing", "no_norm_table",
+                                     SCORING_FAILED})
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from formengine.models.base import Base, UTCDateTime, utcnow
+from formengine.models.cases import Family, Person
 from formengine.models.responses import Response
 
 
@@ -43,3 +44,6 @@ class Alert(Base):
     note: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
     response: Mapped[Response] = relationship()
+    # Who and which family the alert is about, for lists that span families (the due list).
+    family: Mapped[Family | None] = relationship()
+    person: Mapped[Person | None] = relationship()
