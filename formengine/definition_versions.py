@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
@@ -127,9 +127,17 @@ def check_registry(session: Session, registry: Any) -> None:
     try:
         kept = session.execute(select(DefinitionVersion.instrument_id, DefinitionVersion.version)).all()
     except (OperationalError, ProgrammingError) as exc:
-        # no schema yet (init-db) or no database reachable: nothing stored can be compared now
+        # no schema yet (init-db, the demo's first start) or no database reachable: nothing stored
+        # can be compared now; only the second is worth a warning.
         session.rollback()
-        log.warning("definition versions not checked: %s", type(exc).__name__)
+        try:
+            empty = not inspect(session.get_bind()).has_table(DefinitionVersion.__tablename__)
+        except (OperationalError, ProgrammingError):
+            empty = False
+        if empty:
+            log.info("definition versions not checked: the database has no tables yet")
+        else:
+            log.warning("definition versions not checked: %s", type(exc).__name__)
         return
     older: dict[str, set[str]] = {}
     for instrument_id, version in kept:

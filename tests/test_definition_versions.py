@@ -194,3 +194,19 @@ def test_with_a_migration_old_responses_keep_their_version_labels_and_pair_where
                       and r["questionnaire"].endswith("|1.0.0"))
     assert [i["linkId"] for i in old_answer["item"]] == ["q_1", "q_2", "q_3"]
     assert old_answer["item"][0]["answer"][0]["valueCoding"]["display"] == "k0"
+
+
+def test_a_new_database_starts_without_a_warning_and_an_unreachable_one_warns(tmp_path, caplog):
+    from formengine import create_app
+
+    config = {"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test", "LOAD_ENTRY_POINTS": False}
+    with caplog.at_level("INFO", logger="formengine.definition_versions"):
+        create_app({**config, "DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"})
+    assert [r.levelname for r in caplog.records] == ["INFO"]
+    assert "no tables yet" in caplog.records[0].getMessage()
+
+    caplog.clear()
+    with caplog.at_level("INFO", logger="formengine.definition_versions"):
+        create_app({**config, "DATABASE_URL": f"sqlite:///{tmp_path / 'missing' / 'x.db'}"})
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert caplog.records[0].getMessage() == "definition versions not checked: OperationalError"
