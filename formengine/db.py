@@ -12,7 +12,8 @@ from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g
 from sqlalchemy import CursorResult, create_engine, event, inspect
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import instance_state
 
 EXTENSION_KEY = "formengine.db"
 
@@ -302,8 +303,16 @@ def _loaded(session: Session, mapper: Any, columns: tuple[str, ...], row: Any, p
         return present  # already in this session: that object, as the ORM would return it
     instance = mapper.class_manager.new_instance()
     instance.__dict__.update(values)
-    make_transient_to_detached(instance)  # unchanged, as loaded; the columns not read load on first use
-    session.add(instance)
+    # Unchanged, as loaded; the columns not read load on first use (make_transient_to_detached).
+    state = instance_state(instance)
+    state.key = identity
+    state._commit_all(state.dict)
+    unloaded = state.unloaded
+    if unloaded:
+        state._expire_attributes(state.dict, unloaded)
+    # Into the session as Session.add puts a detached object there, without walking its
+    # relationships for objects to cascade to: none of them is loaded yet, so there are none.
+    session._update_impl(state)
     return instance
 
 
