@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
@@ -125,8 +126,6 @@ def record_burst(session: Session, action: str, entity: str, entity_id: Any,
     browser session starts its own burst. Outside a request it always
     records. Returns whether an event was recorded.
     """
-    import time
-
     from flask import has_request_context
     from flask import session as web_session
 
@@ -140,6 +139,22 @@ def record_burst(session: Session, action: str, entity: str, entity_id: Any,
         web_session[_BURSTS] = dict(sorted(bursts.items(), key=lambda kv: kv[1])[-8:])
     record(session, action, entity, entity_id, detail, municipality_id=municipality_id)
     return True
+
+
+def burst_due(action: str, entity: str, entity_id: Any, *, seconds: int = BURST_SECONDS) -> bool:
+    """Whether :func:`record_burst` would record this now (always outside a request); records nothing."""
+    from flask import has_request_context
+    from flask import session as web_session
+
+    if not has_request_context():
+        return True
+    last = (web_session.get(_BURSTS) or {}).get(f"{action}:{entity}:{entity_id}")
+    return last is None or not int(time.time()) - last < seconds
+
+
+def pending(session: Session) -> bool:
+    """Whether events recorded in ``session`` wait for its commit."""
+    return bool(session.info.get(_PENDING))
 
 
 def event_hash(event: AuditEvent | Row[Any], prev_hash: str) -> str:

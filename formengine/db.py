@@ -207,13 +207,20 @@ def load_plain_with(session: Session, model: Any, where: dict[str, Any], keys: t
 _PLAIN_WRITES: dict[tuple[Any, ...], tuple[str, list[tuple[str, Any, Any]], bool]] = {}
 
 
-def execute_plain(session: Session, statement: Any, params: dict[str, Any]) -> int:
+def execute_plain(session: Session, statement: Any, params: dict[str, Any], *, alone: bool = False) -> int:
     """Run the UPDATE ``statement`` (built once, with bound parameters) with ``params``; the row count.
 
     Compiled once per set of parameter names and sent to the driver's cursor
     in the session's transaction, with the values converted by the columns'
     own types, as SQLAlchemy's execution would send them; its statement
     caching and result handling cost more than the write.
+
+    ``alone`` says that the caller writes nothing else in this transaction
+    and commits right after. On PostgreSQL the statement is then, when it is
+    the transaction's first and the session holds no other change, sent as a
+    transaction of its own: committed by the server (durably, as any commit)
+    before this returns, with no BEGIN and COMMIT round trips; the session's
+    commit that follows has nothing left to send.
     """
     dialect = session.get_bind().dialect
     if not _plain_dialect(dialect) or dialect.paramstyle not in ("pyformat", "qmark", "named"):
@@ -234,16 +241,57 @@ def execute_plain(session: Session, statement: Any, params: dict[str, Any]) -> i
                  for (name, value), (_n, _d, process) in zip(values, binds, strict=True)]
     arguments: Any = tuple(value for _n, value in converted) if positional else dict(converted)
     connection = session.connection()
+    changed = session.new or session.dirty or session.deleted
+    lone = _lone_driver(connection) if alone and not changed else None
     try:
         cursor = connection.connection.cursor()
         try:
-            cursor.execute(query, arguments)
+            if lone is None:
+                cursor.execute(query, arguments)
+            else:
+                _run_alone(lone, cursor, query, arguments)
             return int(cursor.rowcount)
         finally:
             cursor.close()
     except connection.dialect.loaded_dbapi.Error:
         # Again through SQLAlchemy, which raises its own error for it and drops a broken connection.
         return int(cast("CursorResult[Any]", session.execute(statement, params)).rowcount)
+
+
+_READ_COMMITTED: Any = None
+
+
+def _lone_driver(connection: Any) -> Any | None:
+    """The psycopg connection under ``connection`` if a statement may run as a transaction of its own now.
+
+    That is when the driver has not begun the session's transaction yet
+    (nothing was sent in it) and transactions run at READ COMMITTED, the
+    server's default, where every statement sees what was committed when it
+    began, inside a transaction or not. None otherwise (and for any other driver).
+    """
+    global _READ_COMMITTED
+    if connection.dialect.driver != "psycopg":
+        return None
+    driver = connection.connection.driver_connection
+    if _READ_COMMITTED is None:
+        from psycopg import IsolationLevel
+
+        _READ_COMMITTED = (None, IsolationLevel.READ_COMMITTED)
+    if driver.autocommit or driver.isolation_level not in _READ_COMMITTED or driver.pgconn.transaction_status:
+        return None  # transaction_status 0: idle, no transaction begun
+    return driver
+
+
+def _run_alone(driver: Any, cursor: Any, query: str, arguments: Any) -> None:
+    """Execute one statement as a transaction of its own (no BEGIN, committed by the server)."""
+    driver.autocommit = True
+    try:
+        cursor.execute(query, arguments)
+    finally:
+        if driver.pgconn.transaction_status == 0:  # idle, as after any statement of its own
+            driver.autocommit = False
+        else:  # the connection broke: it must not go back to the pool as it is (SQLAlchemy drops it)
+            driver.close()
 
 
 def _plain_dialect(dialect: Any) -> bool:
@@ -279,11 +327,18 @@ def _plain_join_query(session: Session, model: Any, keys: tuple[str, ...], where
 def _fetch(session: Session, query: str, params: dict[str, Any]) -> list[Any]:
     """The rows of a plain ``query``, run on the driver's cursor in the session's transaction."""
     connection = session.connection()  # the session's transaction, begun as for any query
+    lone = _lone_driver(connection)
     try:
         # The driver's cursor itself: no result description is built for one row of known columns.
         cursor = connection.connection.cursor()
         try:
-            cursor.execute(query, params)
+            if lone is None:
+                cursor.execute(query, params)
+            else:
+                # The transaction's first statement, a read: sent on its own, without a BEGIN round
+                # trip (the next statement begins the transaction); at READ COMMITTED it sees the
+                # same as it would as the first statement in the transaction.
+                _run_alone(lone, cursor, query, params)
             return list(cursor.fetchall())
         finally:
             cursor.close()

@@ -98,8 +98,11 @@ _COMPARE_AND_SET = update(_RESPONSE_TABLE).where(
 
 
 def _write(session: Session, response: Response, expected_version: int,
-           answers: dict[str, Any], declined: list[str], **extra: Any) -> int:
-    """Compare-and-set the draft's answers; returns the new version or raises DraftConflict/DraftClosed."""
+           answers: dict[str, Any], declined: list[str], *, alone: bool = False, **extra: Any) -> int:
+    """Compare-and-set the draft's answers; returns the new version or raises DraftConflict/DraftClosed.
+
+    ``alone``: the caller writes nothing else before it commits (see :func:`save_answers`).
+    """
     if response.status != "draft":
         raise DraftClosed("this response is already submitted")
     if expected_version != response.version:
@@ -107,10 +110,16 @@ def _write(session: Session, response: Response, expected_version: int,
     now = utcnow()
     new_version = expected_version + 1
     values = {"answers": answers, "declined": declined, "version": new_version, "updated_at": now, **extra}
+    audited = extra.get("status") != "submitted"  # a submit is recorded by its caller, always
+    # The write may be a transaction of its own only when no audit event is to be committed with it:
+    # none waiting in the session, and this save within a burst already recorded (audit.record_burst).
+    alone = (alone and audited and not audit.pending(session)
+             and not audit.burst_due("change", "response", response.uuid))
     # A plain UPDATE of the table (not the ORM's bulk update, which costs a third of the save's
     # database work in Python), compiled once and sent to the driver as it is.
     rowcount = execute_plain(session, _COMPARE_AND_SET,
-                             {**values, "where_id": response.id, "where_version": expected_version})
+                             {**values, "where_id": response.id, "where_version": expected_version},
+                             alone=alone)
     if rowcount != 1:
         # Another request won the race between our read and our write.
         session.rollback()
@@ -120,7 +129,7 @@ def _write(session: Session, response: Response, expected_version: int,
         raise DraftConflict(expected_version, response.version)
     for key, value in values.items():
         set_committed_value(response, key, value)
-    if extra.get("status") != "submitted":  # a submit is recorded by its caller, always
+    if audited and not alone:  # alone: the burst's event is recorded already
         # The first save in a session, then one event per burst of saves (see audit.record_burst).
         audit.record_burst(session, "change", "response", response.uuid, {"version": new_version},
                            municipality_id=response.municipality_id)
@@ -137,11 +146,18 @@ def already_applied(response: Response, save_key: str | None) -> bool:
 
 
 def save_answers(session: Session, response: Response, definition: Definition,
-                 changes: Mapping[str, Any], expected_version: int, *, save_key: str | None = None) -> int:
+                 changes: Mapping[str, Any], expected_version: int, *, save_key: str | None = None,
+                 alone: bool = False) -> int:
     """Set (or, with value None, clear) the answers in ``changes``; returns the new version.
 
     ``save_key`` (the device's idempotency key for this save) is stored with the
     write; see :func:`already_applied`.
+
+    ``alone=True`` promises that the caller writes nothing else and commits
+    right after (the stepper's save): the write may then be committed by
+    itself as it is made (:func:`formengine.db.execute_plain`), unless an
+    audit event is to be committed with it. Either way the answers are stored
+    durably once the caller's commit returns.
 
     Answering an item removes it from the declined list. Raises
     :class:`DraftAnswerError` for an unknown item or a value that does not fit,
@@ -164,8 +180,8 @@ def save_answers(session: Session, response: Response, definition: Definition,
         else:
             answers.pop(item_id, None)
     declined = [d for d in (response.declined or []) if d not in changes or changes[d] is None]
-    extra = {"last_save_key": save_key} if save_key is not None else {}
-    return _write(session, response, expected_version, answers, declined, **extra)
+    extra: dict[str, Any] = {"last_save_key": save_key} if save_key is not None else {}
+    return _write(session, response, expected_version, answers, declined, alone=alone, **extra)
 
 
 def decline_item(session: Session, response: Response, definition: Definition,
@@ -178,7 +194,7 @@ def decline_item(session: Session, response: Response, definition: Definition,
         raise DraftAnswerError([Problem(item_id, "cannot_decline")])
     answers = {k: v for k, v in (response.answers or {}).items() if k != item_id}
     declined = [d for d in (response.declined or []) if d != item_id] + [item_id]
-    extra = {"last_save_key": save_key} if save_key is not None else {}
+    extra: dict[str, Any] = {"last_save_key": save_key} if save_key is not None else {}
     return _write(session, response, expected_version, answers, declined, **extra)
 
 

@@ -329,7 +329,9 @@ def save(response_uuid: str):
         if not drafts.already_applied(response, save_key):
             if any(current.get(k) != v and not (v in (None, []) and k not in current)
                    for k, v in changes.items()):
-                version = drafts.save_answers(dbs, response, definition, changes, expected, save_key=save_key)
+                # Nothing else is written when no decline follows: the save may commit on its own.
+                version = drafts.save_answers(dbs, response, definition, changes, expected, save_key=save_key,
+                                              alone=not decline)
             if decline and not (decline in (response.declined or []) and decline not in current):
                 drafts.decline_item(dbs, response, definition, decline, version, save_key=save_key)
         # Otherwise nothing changes, whatever version the page had: a resent save whose reply was
