@@ -28,7 +28,8 @@ redirect; then it starts again at the first question with other answers).
 An async load generator (aiohttp) on the same machine runs, for each server:
 
 1. saturation: every tablet saves again as soon as the reply is in; the
-   figure is saves per second over the measuring window;
+   figure is saves per second over the measuring window, with the CPU time
+   per save of the server, the load generator and PostgreSQL;
 2. think time: every tablet waits 1-3 s (2 s on average) between saves, as
    a person does; the figures are the 50th/95th/99th percentile latency.
 
@@ -428,6 +429,26 @@ def cpu_now(server: Server) -> tuple[float, float]:
     return server.cpu_seconds(), own.ru_utime + own.ru_stime
 
 
+def database_cpu_seconds() -> float:
+    """CPU seconds so far of every PostgreSQL process on this machine (its backends and its writers).
+
+    Other work using the same PostgreSQL server is counted too; against the
+    bare app (no database) the figure shows how much that was.
+    """
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            name, _, rest = stat.partition(" (")[2].rpartition(") ")
+            if name == "postgres" or name.startswith("postgres:"):
+                fields = rest.split()
+                total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 async def run_phase(http: Any, server: Server, tablets: list, pages: list[str], *, warmup: float,
                     seconds: float, think: float | None) -> tuple[Tally, dict[str, float]]:
     """All tablets save for warmup + seconds; think None means no pause (saturation).
@@ -443,9 +464,12 @@ async def run_phase(http: Any, server: Server, tablets: list, pages: list[str], 
     async def probe() -> None:  # CPU time over the measuring window only, not the warm-up
         await asyncio.sleep(max(0.0, window[0] - time.monotonic()))
         server_before, own_before = cpu_now(server)
+        database_before = database_cpu_seconds()
         await asyncio.sleep(max(0.0, window[1] - time.monotonic()))
         server_after, own_after = cpu_now(server)
-        cpu.update(server=server_after - server_before, generator=own_after - own_before)
+        database_after = database_cpu_seconds()
+        cpu.update(server=server_after - server_before, generator=own_after - own_before,
+                   database=database_after - database_before)
 
     async def tablet_loop(tablet) -> None:
         rng = random.Random(tablet.number)
@@ -502,11 +526,13 @@ async def drive(args: argparse.Namespace, servers: dict[str, Server], tablets: l
                     tally, cpu = await run_phase(http, servers[name], own(name), pages, warmup=warmup,
                                                  seconds=total / args.rounds, think=think)
                     into = results[name].setdefault(kind, {"tally": Tally(), "seconds": 0.0,
-                                                           "server_cpu": 0.0, "generator_cpu": 0.0})
+                                                           "server_cpu": 0.0, "generator_cpu": 0.0,
+                                                           "database_cpu": 0.0})
                     into["tally"].add(tally)
                     into["seconds"] += total / args.rounds
                     into["server_cpu"] += cpu["server"]
                     into["generator_cpu"] += cpu["generator"]
+                    into["database_cpu"] += cpu["database"]
                     summary = (f"{tally.done_in_window * args.rounds / total:7.0f} saves/s" if think is None
                                else f"p95 {percentile(tally.latencies, 0.95):6.1f} ms")
                     print(f"  {kind:<10} {name:<10} round {round_ + 1}: {summary}   "
@@ -571,7 +597,8 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lost: t
         rates[name] = rate
         saves = max(1, sat["tally"].done_in_window)
         cpu = (f"CPU per save: server {1000 * sat['server_cpu'] / saves:.2f} ms, "
-               f"load generator {1000 * sat['generator_cpu'] / saves:.2f} ms")
+               f"load generator {1000 * sat['generator_cpu'] / saves:.2f} ms, "
+               f"PostgreSQL {1000 * sat['database_cpu'] / saves:.2f} ms")
         ratio = "" if name == "bare" else f"  {rate / bare_rate:.2f}x bare"
         print(f"  {name:<13} {rate:7.0f} saves/s{ratio:<14}  {cpu}, "
               f"errors {sat['tally'].errors}, conflicts {sat['tally'].conflicts}")
