@@ -219,11 +219,22 @@
     queue.on(function (event, entry, count) {
       if (entry && entry.key && /^(ack|conflict|refused)$/.test(event)) { delete waiting[entry.key]; }
       if (event === "count" && count === 0 && (earlier || Object.keys(waiting).length)) {
+        // Never under the fingers of someone typing (what is typed is saved when the field is left):
+        // that save's reply comes back here, and the step is shown as stored then.
+        if (typing()) { return; }
         // Sent by another open page of the app (or before this one loaded): show the step as stored.
         earlier = false;
         queue.reload();
       }
     });
+  }
+
+  // A field of the step that takes typing has the focus (what is typed there is not saved yet).
+  function typing() {
+    var field = document.activeElement;
+    if (!field || !stepForm(field)) { return false; }
+    if (field.tagName === "TEXTAREA") { return true; }
+    return field.tagName === "INPUT" && !/^(radio|checkbox|button|submit|reset|hidden)$/.test(field.type);
   }
 
   // The address changes with each step; going back in history loads that step afresh.

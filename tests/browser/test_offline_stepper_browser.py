@@ -497,3 +497,27 @@ def test_a_reload_right_after_next_offline_reopens_on_the_step_it_led_to(tablet,
     page.context.set_offline(False)
     wait_until_sent(page)
     assert stored(live_app, uuid).answers == {"mood": 1, "worry": False, "hours": 8}
+
+
+@pytest.mark.parametrize("tablet", ["portrait"], indirect=True)
+def test_words_being_typed_when_the_network_returns_stay_on_screen_and_are_saved(tablet, live_app):
+    from tests.browser.test_visit_browser import reload_offline, unlock_kept_forms
+
+    page = tablet
+    uuid = kitchen_prepared_and_answered_offline(page)
+    reload_offline(page)
+    unlock_kept_forms(page)
+    note = page.get_by_label("En kort bemærkning")
+    note.fill("Sov godt")  # being typed: the field is not left yet, so nothing is saved
+    page.evaluate("() => { window.sameScreen = true; }")
+
+    # The network returns and the answers given before the reload are sent: the page must not reload
+    # (to show the step as stored) under the family's fingers and lose what is being typed.
+    page.context.set_offline(False)
+    wait_until_sent(page)
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("() => window.sameScreen === true")
+    assert note.input_value() == "Sov godt"
+    note.blur()
+    wait_until_sent(page)
+    assert stored(live_app, uuid).answers == {"mood": 1, "worry": False, "hours": 8, "note": "Sov godt"}
