@@ -41,7 +41,7 @@ from formengine.models import (
 from formengine.plan import ABOUT, FILLED_BY, RESPONDENT_ROLES, WAVE_KINDS, PlanError, Rule, Schedule
 from formengine.registry import get_registry
 from formengine.web import params, sessions
-from formengine.web.access import admin_required, administered_municipality, ui_lang
+from formengine.web.access import admin_required, administered_municipality, own_municipality, ui_lang
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -50,6 +50,21 @@ def _back(endpoint: str, municipality: Municipality, **values: Any) -> str:
     if current_user.is_sysadmin:
         values["municipality"] = municipality.id
     return url_for(endpoint, **values)
+
+
+def _posted_municipality() -> Municipality:
+    """The administered municipality for a change posted with a valid form token.
+
+    404 when a system administrator has not chosen one, 400 without a valid token.
+    """
+    municipality = own_municipality()
+    params.require_form_token()
+    return municipality
+
+
+def _form_problems(form: FlaskForm) -> str:
+    """A refused form's errors in one line: ``field: error, error; field: error``."""
+    return "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in form.errors.items())
 
 
 def _choose(endpoint: str):
@@ -108,12 +123,7 @@ def enable(instrument_id: str):
 @admin_required
 def disable(instrument_id: str):
     """Disable: the instrument leaves the plan and the forms; collected answers stay."""
-    municipality = administered_municipality()
-    if municipality is None:
-        abort(404)
-    form = FlaskForm()
-    if not form.validate_on_submit():
-        abort(400)
+    municipality = _posted_municipality()
     session = db_session()
     if instrument_id not in enabled_ids(session, municipality.id):
         abort(404)
@@ -176,15 +186,12 @@ def plan():
 @bp.route("/plan/rules", methods=["POST"])
 @admin_required
 def add_plan_rule():
-    municipality = administered_municipality()
-    if municipality is None:
-        abort(404)
+    municipality = own_municipality()
     form = RuleForm()
     form.instrument_id.choices = [
         (i, i) for i in sorted(available_ids(db_session(), get_registry(), municipality.id))]
     if not form.validate_on_submit():
-        problems = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in form.errors.items())
-        return _plan_page(municipality, rule_form=form, error=problems, status=400)
+        return _plan_page(municipality, rule_form=form, error=_form_problems(form), status=400)
     try:
         rule = Rule(instrument_id=form.instrument_id.data, respondent_role=form.respondent_role.data,
                     about=form.about.data, min_age=form.min_age.data, max_age=form.max_age.data,
@@ -200,11 +207,7 @@ def add_plan_rule():
 @bp.route("/plan/rules/<int:rule_id>/delete", methods=["POST"])
 @admin_required
 def delete_plan_rule(rule_id: int):
-    municipality = administered_municipality()
-    if municipality is None:
-        abort(404)
-    if not FlaskForm().validate_on_submit():
-        abort(400)
+    municipality = _posted_municipality()
     session = db_session()
     try:
         remove_rule(session, municipality, rule_id, user=current_user)
@@ -217,11 +220,7 @@ def delete_plan_rule(rule_id: int):
 @bp.route("/plan/reset", methods=["POST"])
 @admin_required
 def reset_plan_view():
-    municipality = administered_municipality()
-    if municipality is None:
-        abort(404)
-    if not FlaskForm().validate_on_submit():
-        abort(400)
+    municipality = _posted_municipality()
     session = db_session()
     reset_plan(session, get_registry(), municipality, user=current_user)
     session.commit()
@@ -232,13 +231,10 @@ def reset_plan_view():
 @bp.route("/plan/schedule", methods=["POST"])
 @admin_required
 def schedule():
-    municipality = administered_municipality()
-    if municipality is None:
-        abort(404)
+    municipality = own_municipality()
     form = ScheduleForm()
     if not form.validate_on_submit():
-        problems = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in form.errors.items())
-        return _plan_page(municipality, schedule_form=form, error=problems, status=400)
+        return _plan_page(municipality, schedule_form=form, error=_form_problems(form), status=400)
     try:
         Schedule(interval_months=form.interval_months.data, tolerance_weeks=form.tolerance_weeks.data)
     except PlanError as exc:
@@ -346,15 +342,12 @@ def _user_to_change(user_id: int) -> tuple[Municipality, User]:
 
     404 for a user of another municipality (or none), 400 without a valid token.
     """
-    municipality = administered_municipality()
-    if municipality is None:
-        abort(404)
+    municipality = own_municipality()
     user = db_session().scalar(
         select(User).where(User.id == user_id, User.municipality_id == municipality.id))
     if user is None:
         abort(404)
-    if not FlaskForm().validate_on_submit():
-        abort(400)
+    params.require_form_token()
     return municipality, user
 
 

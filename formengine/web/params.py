@@ -153,6 +153,12 @@ def is_uuid(value: str) -> bool:
     return bool(_UUID.fullmatch(value))
 
 
+def require_form_token() -> None:
+    """400 unless the posted form carries a valid form (CSRF) token: for posts with no fields of their own."""
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+
+
 class CheckedForm(FlaskForm):
     """A FlaskForm that refuses control characters (NUL, vertical tab ...) in any text field.
 

@@ -19,6 +19,7 @@ from formengine.models import Municipality, RescoreRun
 from formengine.registry import current_flask_app
 from formengine.rescore_service import rescorable, targets_for
 from formengine.rescoring import RescoreError, Summary, active_run, outdated_counts, start_run
+from formengine.web import params
 from formengine.web.access import admin_required, municipality_scope
 from formengine.web.hx import htmx
 
@@ -53,9 +54,7 @@ def index():
 @bp.route("/preview", methods=["POST"])
 @admin_required
 def preview():
-    form = FlaskForm()
-    if not form.validate_on_submit():
-        abort(400)
+    params.require_form_token()
     chosen = request.form.getlist("instrument")
     app = current_flask_app()
     if not chosen:
@@ -67,9 +66,7 @@ def preview():
 @bp.route("/runs/<int:run_id>/confirm", methods=["POST"])
 @admin_required
 def confirm(run_id: int):
-    form = FlaskForm()
-    if not form.validate_on_submit():
-        abort(400)
+    params.require_form_token()
     session = db_session()
     previewed = session.get(RescoreRun, run_id)
     if previewed is None or not _visible(previewed) or not previewed.dry_run or previewed.status != "done":
