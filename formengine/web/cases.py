@@ -140,6 +140,22 @@ class PersonForm(params.CheckedForm):
                       default="not_stated")
     cpr = StringField("cpr", validators=[Optional()])
 
+    def details(self) -> dict[str, Any]:
+        """The person's details as stored (role, name without surrounding spaces, birth date, sex)."""
+        return {"role": self.role.data, "name": (self.name.data or "").strip(),
+                "birth_date": self.birth_date.data, "sex": self.sex.data}
+
+    def checked_cpr(self, municipality: Municipality) -> str | None:
+        """The CPR number typed, without dashes ("" when none); None when refused (the field says why)."""
+        cpr = (self.cpr.data or "").replace("-", "").strip()
+        if cpr and not municipality.cpr_enabled:
+            self.cpr.errors = [_("This municipality does not store CPR numbers.")]
+            return None
+        if cpr and not re.fullmatch(r"\d{10}", cpr):
+            self.cpr.errors = [_("A CPR number is 10 digits.")]
+            return None
+        return cpr
+
 
 class ConsentForm(params.CheckedForm):
     given_by = StringField("given_by", validators=[DataRequired(), Length(max=120)])
@@ -285,21 +301,15 @@ def new_person(family_id: int):
     fam = family_or_404(family_id)
     municipality = _municipality(fam.municipality_id)
     form = PersonForm()
-    status = 200
     if fam.status == "closed":
         return render_template("cases/message.html", title=_("The family is closed"),
                                message=_("Persons cannot be added to a closed family."),
                                back=url_for("cases.family", family_id=fam.id)), 409
     if form.validate_on_submit():
-        cpr = (form.cpr.data or "").replace("-", "").strip()
-        if cpr and not municipality.cpr_enabled:
-            form.cpr.errors = [_("This municipality does not store CPR numbers.")]
-        elif cpr and not re.fullmatch(r"\d{10}", cpr):
-            form.cpr.errors = [_("A CPR number is 10 digits.")]
-        else:
-            person = Person(family_id=fam.id, municipality_id=fam.municipality_id, role=form.role.data,
-                            name=(form.name.data or "").strip(), birth_date=form.birth_date.data,
-                            sex=form.sex.data, cpr=cpr or None, status="open")
+        cpr = form.checked_cpr(municipality)
+        if cpr is not None:
+            person = Person(family_id=fam.id, municipality_id=fam.municipality_id, **form.details(),
+                            cpr=cpr or None, status="open")
             session.add(person)
             session.flush()
             # The audit trail names the record, never its content (no name, no CPR number).
@@ -307,9 +317,7 @@ def new_person(family_id: int):
                          municipality_id=fam.municipality_id)
             session.commit()
             return redirect(url_for("cases.consent", person_id=person.id), 303)
-        status = 400
-    elif request.method == "POST":
-        status = 400
+    status = 400 if request.method == "POST" else 200
     audit.record(session, "view", "family", fam.id, {"page": "new_person"},
                  municipality_id=fam.municipality_id)
     session.commit()
@@ -332,16 +340,10 @@ def edit_person(person_id: int):
     form = PersonForm(obj=None if request.method == "POST" else person)
     if request.method == "GET":
         form.cpr.data = ""
-    status = 200
     if form.validate_on_submit():
-        cpr = (form.cpr.data or "").replace("-", "").strip()
-        if cpr and not municipality.cpr_enabled:
-            form.cpr.errors = [_("This municipality does not store CPR numbers.")]
-        elif cpr and not re.fullmatch(r"\d{10}", cpr):
-            form.cpr.errors = [_("A CPR number is 10 digits.")]
-        else:
-            new = {"role": form.role.data, "name": (form.name.data or "").strip(),
-                   "birth_date": form.birth_date.data, "sex": form.sex.data}
+        cpr = form.checked_cpr(municipality)
+        if cpr is not None:
+            new = form.details()
             if cpr:
                 new["cpr"] = cpr
             changed = sorted(k for k, v in new.items() if getattr(person, k) != v)
@@ -352,9 +354,7 @@ def edit_person(person_id: int):
                          municipality_id=person.municipality_id)
             session.commit()
             return redirect(back, 303)
-        status = 400
-    elif request.method == "POST":
-        status = 400
+    status = 400 if request.method == "POST" else 200
     # The form shows the person's details: a read of personal data.
     audit.record(session, "view", "person", person.id, {"page": "edit"},
                  municipality_id=person.municipality_id)
