@@ -458,6 +458,26 @@ def _fill_url(response_uuid: str) -> str:
     return url_for("instruments.result", response_uuid=response_uuid)
 
 
+def _start_form(session, instrument_id: str, mode: str, municipality_id: int, details: dict[str, Any],
+                **subject: int):
+    """Open (or resume) the draft the plan asks for and go to it; the start is recorded in the audit trail.
+
+    The caller has checked scope, plan and consent; ``subject`` names the person, the person the answers
+    are about and the wave (:func:`formengine.responses.start_draft`), ``details`` what the audit
+    trail records besides the instrument.
+    """
+    instrument = get_registry().get(instrument_id)
+    if instrument is None:  # uninstalled since the plan was read
+        abort(404)
+    response = start_draft(
+        session, instrument, municipality_id=municipality_id, entered_by=current_user.id,
+        wording=ProjectLabels(instrument.definition).record(), language=ui_lang(), mode=mode, **subject)
+    audit.record(session, "create", "response", response.uuid, {"instrument": instrument.id, **details},
+                 municipality_id=municipality_id)
+    session.commit()
+    return redirect(_fill_url(response.uuid), 303)
+
+
 @bp.route("/persons/<int:person_id>/measure", methods=["POST"])
 @login_required
 def measure(person_id: int):
@@ -494,18 +514,9 @@ def measure(person_id: int):
         check_can_measure(session, current_user, person, wave, about_person=about)
     except MeasurementRefused as exc:
         return _refuse(str(exc), back, 403)
-    instrument = registry.get(entry.instrument_id)
-    if instrument is None:  # uninstalled since the plan was read
-        abort(404)
-    response = start_draft(
-        session, instrument, municipality_id=person.municipality_id, entered_by=current_user.id,
-        wording=ProjectLabels(instrument.definition).record(), language=ui_lang(), mode=form.mode.data,
-        person_id=person.id, about_person_id=about.id, wave_id=wave.id)
-    audit.record(session, "create", "response", response.uuid,
-                 {"instrument": instrument.id, "wave": wave.id, "person": person.id, "about": about.id,
-                  "mode": form.mode.data}, municipality_id=person.municipality_id)
-    session.commit()
-    return redirect(_fill_url(response.uuid), 303)
+    return _start_form(session, entry.instrument_id, form.mode.data, person.municipality_id,
+                       {"wave": wave.id, "person": person.id, "about": about.id, "mode": form.mode.data},
+                       person_id=person.id, about_person_id=about.id, wave_id=wave.id)
 
 
 @bp.route("/rounds/<int:wave_id>/measure", methods=["POST"])
@@ -535,16 +546,6 @@ def measure_municipality(wave_id: int):
         check_can_measure(session, current_user, None, wave)
     except MeasurementRefused as exc:
         return _refuse(str(exc), back, 403)
-    instrument = registry.get(entry.instrument_id)
-    if instrument is None:  # uninstalled since the plan was read
-        abort(404)
-    response = start_draft(
-        session, instrument, municipality_id=municipality.id, entered_by=current_user.id,
-        wording=ProjectLabels(instrument.definition).record(), language=ui_lang(), mode=form.mode.data,
-        wave_id=wave.id)
-    audit.record(session, "create", "response", response.uuid,
-                 {"instrument": instrument.id, "wave": wave.id, "municipality_form": True},
-                 municipality_id=municipality.id)
-    session.commit()
-    return redirect(_fill_url(response.uuid), 303)
+    return _start_form(session, entry.instrument_id, form.mode.data, municipality.id,
+                       {"wave": wave.id, "municipality_form": True}, wave_id=wave.id)
 
