@@ -294,6 +294,23 @@ def _municipality(municipality_id: int) -> Municipality:
     return db_session().get_one(Municipality, municipality_id)
 
 
+def _person_form_page(session, form: PersonForm, fam: Family, municipality: Municipality,
+                      person: Person | None = None):
+    """The form that adds a person to ``fam`` or changes ``person`` (400 after a refused post).
+
+    Showing it is recorded in the audit trail: a view of the family, or of the person whose details it shows.
+    """
+    if person is None:
+        audit.record(session, "view", "family", fam.id, {"page": "new_person"},
+                     municipality_id=fam.municipality_id)
+    else:
+        audit.record(session, "view", "person", person.id, {"page": "edit"},
+                     municipality_id=person.municipality_id)
+    session.commit()
+    return render_template("cases/person_form.html", form=form, family=fam, person=person,
+                           cpr_enabled=municipality.cpr_enabled), 400 if request.method == "POST" else 200
+
+
 @bp.route("/families/<int:family_id>/persons/new", methods=["GET", "POST"])
 @login_required
 def new_person(family_id: int):
@@ -317,12 +334,7 @@ def new_person(family_id: int):
                          municipality_id=fam.municipality_id)
             session.commit()
             return redirect(url_for("cases.consent", person_id=person.id), 303)
-    status = 400 if request.method == "POST" else 200
-    audit.record(session, "view", "family", fam.id, {"page": "new_person"},
-                 municipality_id=fam.municipality_id)
-    session.commit()
-    return render_template("cases/person_form.html", form=form, family=fam,
-                           cpr_enabled=municipality.cpr_enabled), status
+    return _person_form_page(session, form, fam, municipality)
 
 
 @bp.route("/persons/<int:person_id>/edit", methods=["GET", "POST"])
@@ -354,13 +366,7 @@ def edit_person(person_id: int):
                          municipality_id=person.municipality_id)
             session.commit()
             return redirect(back, 303)
-    status = 400 if request.method == "POST" else 200
-    # The form shows the person's details: a read of personal data.
-    audit.record(session, "view", "person", person.id, {"page": "edit"},
-                 municipality_id=person.municipality_id)
-    session.commit()
-    return render_template("cases/person_form.html", form=form, family=fam, person=person,
-                           cpr_enabled=municipality.cpr_enabled), status
+    return _person_form_page(session, form, fam, municipality, person)
 
 
 @bp.route("/persons/<int:person_id>/consent", methods=["GET", "POST"])
