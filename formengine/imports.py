@@ -36,7 +36,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -63,6 +63,7 @@ OPTIONAL = ("sex", "about", "declined", "language", "enrolled_on", "wave_kind", 
 WAVE_KINDS_IMPORTED = ("baseline", "progress", "closing")
 WORDING_PLAIN = ("project_labels", "imported")
 MAX_LINE_ERRORS = 200
+T = TypeVar("T")
 
 
 class ImportFailed(ValueError):
@@ -330,6 +331,24 @@ def _text(record: Mapping[str, Any], name: str, limit: int) -> str:
     return value.strip()
 
 
+def _or_problem(problems: list[str], parse: Callable[..., T], *args: Any) -> T | None:
+    """``parse(*args)``; None when it raises ValueError, whose message is added to ``problems``."""
+    try:
+        return parse(*args)
+    except ValueError as exc:
+        problems.append(str(exc))
+        return None
+
+
+def _optional(record: Mapping[str, Any], name: str, parse: Callable[[Any, str], T],
+              problems: list[str]) -> T | None:
+    """The field ``name`` read by ``parse(value, name)``: None when absent or null, or when refused
+    (the reason is added to ``problems``)."""
+    if record.get(name) is None:
+        return None
+    return _or_problem(problems, parse, record[name], name)
+
+
 def _check(number: int, record: Any, registry: PluginRegistry) -> _Line:
     if isinstance(record, Exception):
         raise record
@@ -370,55 +389,23 @@ def _check(number: int, record: Any, registry: PluginRegistry) -> _Line:
         problems.append(f"about_role {about_role!r} is not one of {', '.join(PERSON_ROLES)}")
     if about_sex is not None and about_sex not in SEXES:
         problems.append(f"about_sex {about_sex!r} is not one of {', '.join(SEXES)}")
-    about_birth_date = None
-    if record.get("about_birth_date") is not None:
-        try:
-            about_birth_date = _parse_date(record["about_birth_date"], "about_birth_date")
-        except ValueError as exc:
-            problems.append(str(exc))
-    created_at = None
-    if record.get("created_at") is not None:
-        try:
-            created_at = _parse_moment(record["created_at"], "created_at")
-        except ValueError as exc:
-            problems.append(str(exc))
-    wording = None
-    try:
-        wording = _wording(record.get("wording"), record.get("wording_sha256"), record.get("language", "da"))
-    except ValueError as exc:
-        problems.append(str(exc))
+    about_birth_date = _optional(record, "about_birth_date", _parse_date, problems)
+    created_at = _optional(record, "created_at", _parse_moment, problems)
+    wording = _or_problem(problems, _wording, record.get("wording"), record.get("wording_sha256"),
+                          record.get("language", "da"))
     uuid = _uuid(record.get("response_id"))
     language = record.get("language", "da")
     if language not in ("da", "en"):
         problems.append(f"language {language!r} is not da or en")
-    birth_date = None
-    try:
-        birth_date = None if record["birth_date"] is None else _parse_date(record["birth_date"], "birth_date")
-    except ValueError as exc:
-        problems.append(str(exc))
-    enrolled_on = None
-    if record.get("enrolled_on") is not None:
-        try:
-            enrolled_on = _parse_date(record["enrolled_on"], "enrolled_on")
-        except ValueError as exc:
-            problems.append(str(exc))
-    submitted_at = None
-    try:
-        submitted_at = _parse_moment(record["submitted_at"])
-    except ValueError as exc:
-        problems.append(str(exc))
+    birth_date = _optional(record, "birth_date", _parse_date, problems)
+    enrolled_on = _optional(record, "enrolled_on", _parse_date, problems)
+    submitted_at = _or_problem(problems, _parse_moment, record["submitted_at"])
     texts = {}
     for name, limit in (("municipality", 120), ("family", 64), ("person", 120)):
-        try:
-            texts[name] = _text(record, name, limit)
-        except ValueError as exc:
-            problems.append(str(exc))
-    about = None
-    if record.get("about") is not None:
-        try:
-            about = _text(record, "about", 120)
-        except ValueError as exc:
-            problems.append(str(exc))
+        text = _or_problem(problems, _text, record, name, limit)
+        if text is not None:
+            texts[name] = text
+    about = None if record.get("about") is None else _or_problem(problems, _text, record, "about", 120)
     answers = record["answers"]
     answer_problems = instrument.definition.answer_problems(answers)
     problems.extend(f"{instrument.id}: {p}" for p in answer_problems)
