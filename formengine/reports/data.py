@@ -61,6 +61,19 @@ class Filters:
     def subject_age_range(self) -> tuple[int, int | None] | None:
         return parse_age_band(self.subject_age_band) if self.subject_age_band else None
 
+    def narrow(self, stmt: Select, respondent: Any) -> Select:
+        """``stmt`` (over responses) kept to the municipalities and the respondent's role and sex.
+
+        ``respondent`` is the ``Person`` entity (or alias) joined as the response's respondent.
+        """
+        if self.municipality_ids is not None:
+            stmt = stmt.where(Response.municipality_id.in_(self.municipality_ids))
+        if self.role:
+            stmt = stmt.where(respondent.role == self.role)
+        if self.sex:
+            stmt = stmt.where(respondent.sex == self.sex)
+        return stmt
+
     def describe(self) -> dict[str, Any]:
         """The filters as plain data (for audit details and exports)."""
         out: dict[str, Any] = {}
@@ -114,12 +127,7 @@ def _base_statement(instrument_id: str, score_name: str, filters: Filters,
     )
     if waves is not None:
         stmt = stmt.where(Wave.number.in_(sorted(waves)))
-    if filters.municipality_ids is not None:
-        stmt = stmt.where(Response.municipality_id.in_(filters.municipality_ids))
-    if filters.role:
-        stmt = stmt.where(respondent.role == filters.role)
-    if filters.sex:
-        stmt = stmt.where(respondent.sex == filters.sex)
+    stmt = filters.narrow(stmt, respondent)
     if filters.subject_sex:
         stmt = stmt.where(subject.sex == filters.subject_sex)
     if filters.enrolled_from or filters.enrolled_to:

@@ -131,12 +131,7 @@ def distributions(session: Session, instrument: Instrument, by: str = "municipal
         .where(Response.instrument_id == instrument.id, Response.status == "submitted")
         .order_by(Response.id)
     )
-    if filters.municipality_ids is not None:
-        stmt = stmt.where(Response.municipality_id.in_(filters.municipality_ids))
-    if filters.role:
-        stmt = stmt.where(Person.role == filters.role)
-    if filters.sex:
-        stmt = stmt.where(Person.sex == filters.sex)
+    stmt = filters.narrow(stmt, Person)
     age_range = filters.age_range()
     chosen: dict[tuple[Any, ...], tuple[Response, int]] = {}
     for response, number, _role, _sex, birth_date in session.execute(stmt):
