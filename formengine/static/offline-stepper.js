@@ -26,6 +26,7 @@
   var applied = null;       // the answer queue's key of the last save (or switch, submit) the state reflects
   var replaying = null;     // saves given on the page while a reopened form is brought up to date: [[fields, key]]
 
+  var el = window.FormengineDom.el;  // offline-store.js, loaded before this script
   function $(id) { return document.getElementById(id); }
   function stepForm() { return document.querySelector("#fill-step form.step-form"); }
   function responseId() {
@@ -314,13 +315,6 @@
       box.querySelectorAll("input, textarea, button").forEach(function (input) { input.disabled = !visible; });
     });
     showProgress(pageId);
-  }
-
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (text !== undefined) { node.textContent = text; }
-    return node;
   }
 
   /* The code a choice field's text stands for (the codec's choice maps), or undefined. */
@@ -627,13 +621,7 @@
     var section = el("section", { id: "fill-step", "class": "narrow panel" });
     section.appendChild(el("h1", { tabindex: "-1" }, words.unlock_title));
     if (message) { section.appendChild(el("p", { "class": "error-message", role: "alert" }, message)); }
-    var form = el("form", { "class": "offline-unlock" });
-    var field = el("p", { "class": "field" });
-    field.appendChild(el("label", { "for": "offline-secret" }, words.secret));
-    field.appendChild(el("input", { type: "password", id: "offline-secret", autocomplete: "current-password", required: "" }));
-    form.appendChild(field);
-    form.appendChild(el("button", { type: "submit", "class": "button" }, words.unlock));
-    section.appendChild(form);
+    section.appendChild(window.FormengineDom.unlockForm("offline", words));
     replaceStep(section);
     (message ? section.querySelector("input") : section.querySelector("h1")).focus();
   }

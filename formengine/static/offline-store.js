@@ -11,9 +11,35 @@
  * reload without a network are stored encrypted at once. The unwrapped keys live only in this
  * page's memory. A prepared form is removed once its submit has reached the server, and everything
  * at logout. See docs/offline.md.
+ *
+ * It also builds what the pages that open kept forms show (FormengineDom): the visit page
+ * (offline-visit.js) and the stepper (offline-stepper.js) load after this script.
  */
 (function () {
   "use strict";
+
+  // -- the elements of the pages that open kept forms -------------------------------------
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  /* The form that asks for the PIN or password (the visit page's and the stepper's unlock): its class is
+     "<name>-unlock" and its field's id "<name>-secret"; ``words.secret`` labels the field and
+     ``words.unlock`` the button. */
+  function unlockForm(name, words) {
+    var form = el("form", { "class": name + "-unlock" });
+    var field = el("p", { "class": "field" });
+    field.appendChild(el("label", { "for": name + "-secret" }, words.secret));
+    field.appendChild(el("input", { type: "password", id: name + "-secret", autocomplete: "current-password", required: "" }));
+    form.appendChild(field);
+    form.appendChild(el("button", { type: "submit", "class": "button" }, words.unlock));
+    return form;
+  }
+
+  window.FormengineDom = { el: el, unlockForm: unlockForm };
 
   var DB_NAME = "formengine-prepared";
   var ITERATIONS = 310000;

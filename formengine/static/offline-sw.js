@@ -10,7 +10,9 @@
  */
 "use strict";
 
-var CACHE = "formengine-static-v2";
+// Renamed when cached files must change together (v3: offline-stepper.js and offline-visit.js use
+// offline-store.js's FormengineDom), so the new worker keeps them all afresh.
+var CACHE = "formengine-static-v3";
 var FILES = ["/offline", "/offline/app", "/static/formengine.css", "/static/answer-queue.js", "/static/fill.js",
              "/static/offline-stepper.js", "/static/offline-store.js", "/static/offline-visit.js",
              "/static/vendor/htmx/htmx.min.js"];

@@ -16,13 +16,7 @@
   var root = document.getElementById("visit-root");
   var words = root ? JSON.parse(root.getAttribute("data-words")) : {};
   var UUID = /\/fill\/([0-9a-f-]{36})/;
-
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (text !== undefined) { node.textContent = text; }
-    return node;
-  }
+  var el = window.FormengineDom.el;  // offline-store.js, loaded before this script
 
   // -- preparing a visit (the family's page) ---------------------------------------------------
   function prepareVisit(form) {
@@ -98,13 +92,7 @@
     clear();
     root.appendChild(el("p", {}, words.locked));
     if (message) { root.appendChild(el("p", { "class": "error-message", role: "alert" }, message)); }
-    var form = el("form", { "class": "visit-unlock" });
-    var field = el("p", { "class": "field" });
-    field.appendChild(el("label", { "for": "visit-secret" }, words.secret));
-    field.appendChild(el("input", { type: "password", id: "visit-secret", autocomplete: "current-password", required: "" }));
-    form.appendChild(field);
-    form.appendChild(el("button", { type: "submit", "class": "button" }, words.unlock));
-    root.appendChild(form);
+    var form = root.appendChild(window.FormengineDom.unlockForm("visit", words));
     (message ? form.querySelector("input") : root.querySelector("h1")).focus();
   }
 
