@@ -12,8 +12,9 @@ from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g
 from sqlalchemy import CursorResult, create_engine, event, inspect
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.state import InstanceState
 
 EXTENSION_KEY = "formengine.db"
 
@@ -358,6 +359,10 @@ def _loaded(session: Session, mapper: Any, columns: tuple[str, ...], row: Any, p
         return present  # already in this session: that object, as the ORM would return it
     instance = mapper.class_manager.new_instance()
     instance.__dict__.update(values)
+    if not _ATTACH_AS_LOADED:  # a SQLAlchemy without the internals used below: the public way
+        make_transient_to_detached(instance)
+        session.add(instance)
+        return instance
     # Unchanged, as loaded; the columns not read load on first use (make_transient_to_detached).
     state = instance_state(instance)
     state.key = identity
@@ -369,6 +374,11 @@ def _loaded(session: Session, mapper: Any, columns: tuple[str, ...], row: Any, p
     # relationships for objects to cascade to: none of them is loaded yet, so there are none.
     session._update_impl(state)
     return instance
+
+
+# SQLAlchemy's own internals (stable through 2.0 and 2.1), checked once rather than trusted blindly.
+_ATTACH_AS_LOADED = (all(hasattr(InstanceState, name) for name in ("_commit_all", "_expire_attributes"))
+                     and hasattr(Session, "_update_impl"))
 
 
 def select_where(model: Any, where: dict[str, Any]) -> Any:

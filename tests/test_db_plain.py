@@ -16,7 +16,17 @@ def _columns(obj, model):
     return {attr.key: getattr(obj, attr.key) for attr in model.__mapper__.column_attrs}
 
 
-def test_a_plain_lookup_reads_what_the_orm_reads(app, demo):
+@pytest.fixture(params=["as loaded", "public way"])
+def attach(request, monkeypatch):
+    """Both ways a plain row joins the session: SQLAlchemy's internals, or its public calls without them."""
+    import formengine.db
+
+    if request.param == "public way":
+        monkeypatch.setattr(formengine.db, "_ATTACH_AS_LOADED", False)
+    return request.param
+
+
+def test_a_plain_lookup_reads_what_the_orm_reads(app, demo, attach):
     instrument = get_registry(app).get("who5")
     with get_db(app).session() as session:
         user = session.scalars(select(User).where(User.username == "team-a")).one()
@@ -41,7 +51,7 @@ def test_a_plain_lookup_reads_what_the_orm_reads(app, demo):
         assert load_plain(session, Response, {"uuid": uuid, "municipality_id": municipality_id + 1}) is None
 
 
-def test_columns_not_read_load_when_used_and_changes_are_saved(app, demo):
+def test_columns_not_read_load_when_used_and_changes_are_saved(app, demo, attach):
     with get_db(app).session() as session:
         user_id = session.scalar(select(User.id).where(User.username == "team-a"))
     with get_db(app).session() as session:
