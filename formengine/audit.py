@@ -129,13 +129,12 @@ def record_burst(session: Session, action: str, entity: str, entity_id: Any,
     from flask import has_request_context
     from flask import session as web_session
 
+    if not burst_due(action, entity, entity_id, seconds=seconds):
+        return False
     if has_request_context():
-        key = f"{action}:{entity}:{entity_id}"
         now = int(time.time())
         bursts = {k: v for k, v in dict(web_session.get(_BURSTS) or {}).items() if now - v < seconds}
-        if key in bursts:
-            return False
-        bursts[key] = now
+        bursts[_burst_key(action, entity, entity_id)] = now
         web_session[_BURSTS] = dict(sorted(bursts.items(), key=lambda kv: kv[1])[-8:])
     record(session, action, entity, entity_id, detail, municipality_id=municipality_id)
     return True
@@ -148,8 +147,12 @@ def burst_due(action: str, entity: str, entity_id: Any, *, seconds: int = BURST_
 
     if not has_request_context():
         return True
-    last = (web_session.get(_BURSTS) or {}).get(f"{action}:{entity}:{entity_id}")
+    last = (web_session.get(_BURSTS) or {}).get(_burst_key(action, entity, entity_id))
     return last is None or not int(time.time()) - last < seconds
+
+
+def _burst_key(action: str, entity: str, entity_id: Any) -> str:
+    return f"{action}:{entity}:{entity_id}"
 
 
 def pending(session: Session) -> bool:
